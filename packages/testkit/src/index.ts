@@ -1,0 +1,28 @@
+export { run } from './exec.js';
+export { missingForNetns, withNetns, type Netns, type Rule } from './netns.js';
+export {
+  behave,
+  connectPeer,
+  listenPeer,
+  type Behaviour,
+  type Peer,
+  type PeerServer,
+} from './peers.js';
+export { freePort, waitFor } from './ports.js';
+export {
+  countTcpStates,
+  parseProcNetTcp,
+  TCP_STATES,
+  type CountOptions,
+  type TcpSocketRow,
+  type TcpState,
+  type TcpStateCounts,
+} from './tcp-states.js';
+export {
+  fourLetterWord,
+  missingForZooKeeper,
+  startZooKeeper,
+  type ZooKeeperOptions,
+  type ZooKeeperServer,
+} from './zookeeper.js';
+export { leakSnapshot, assertNoLeaks, type LeakSnapshot } from './leaks.js';

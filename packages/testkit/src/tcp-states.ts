@@ -1,0 +1,73 @@
+import { readFileSync } from 'node:fs';
+
+/** Kernel TCP states as /proc/net/tcp numbers them. */
+export const TCP_STATES = [
+  'ESTABLISHED',
+  'SYN_SENT',
+  'SYN_RECV',
+  'FIN_WAIT1',
+  'FIN_WAIT2',
+  'TIME_WAIT',
+  'CLOSE',
+  'CLOSE_WAIT',
+  'LAST_ACK',
+  'LISTEN',
+  'CLOSING',
+  'NEW_SYN_RECV',
+] as const;
+export type TcpState = (typeof TCP_STATES)[number];
+export type TcpStateCounts = Record<TcpState, number>;
+
+export interface TcpSocketRow {
+  localPort: number;
+  remotePort: number;
+  state: TcpState;
+}
+
+/** Parses the text of /proc/net/tcp or /proc/net/tcp6. */
+export function parseProcNetTcp(text: string): TcpSocketRow[] {
+  const rows: TcpSocketRow[] = [];
+  for (const line of text.split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 4) continue;
+    const local = f[1]!.split(':');
+    const remote = f[2]!.split(':');
+    const state = TCP_STATES[Number.parseInt(f[3]!, 16) - 1];
+    if (!state || local.length !== 2 || remote.length !== 2) continue;
+    rows.push({
+      localPort: Number.parseInt(local[1]!, 16),
+      remotePort: Number.parseInt(remote[1]!, 16),
+      state,
+    });
+  }
+  return rows;
+}
+
+export interface CountOptions {
+  /** Which end must be `port`: our listening/bound side, the peer's, or either. Default 'either'. */
+  side?: 'local' | 'remote' | 'either';
+}
+
+/**
+ * Counts this thread's network namespace's TCP sockets by state whose local or remote
+ * port is `port` (IPv4 and IPv6).
+ */
+export function countTcpStates(port: number, options: CountOptions = {}): TcpStateCounts {
+  const side = options.side ?? 'either';
+  const counts = Object.fromEntries(TCP_STATES.map((s) => [s, 0])) as TcpStateCounts;
+  for (const file of ['/proc/thread-self/net/tcp', '/proc/thread-self/net/tcp6']) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      continue; // no IPv6 in this kernel
+    }
+    for (const row of parseProcNetTcp(text)) {
+      const hit =
+        (side !== 'remote' && row.localPort === port) ||
+        (side !== 'local' && row.remotePort === port);
+      if (hit) counts[row.state]++;
+    }
+  }
+  return counts;
+}
