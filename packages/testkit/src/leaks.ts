@@ -1,4 +1,4 @@
-/** Counts of live libuv resources by type (timers included on Node 20). */
+/** Counts of live libuv resources by type. Unref'd timers are not listed (Node omits them): count those with fake timers. */
 export type LeakSnapshot = Record<string, number>;
 
 export function leakSnapshot(): LeakSnapshot {
