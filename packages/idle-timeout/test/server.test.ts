@@ -19,7 +19,7 @@ function track<T extends net.Server>(server: T, guard: ServerGuard): T {
   cleanup.push(
     () => new Promise((r) => server.close(r)),
     () => guard.dispose(),
-    () => (server as Partial<http.Server>).closeAllConnections?.call(server),
+    () => (server as unknown as Partial<http.Server>).closeAllConnections?.call(server),
   );
   return server;
 }
