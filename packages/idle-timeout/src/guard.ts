@@ -14,10 +14,12 @@ interface Handle {
 type GuardedSocket = net.Socket & {
   _handle?: Handle | null;
   _readableState?: { ended?: boolean };
-  [kGuard]?: SocketGuard;
 };
 
-const kGuard = Symbol('halfopen.idle-timeout.guard');
+// The guard of each socket, kept off the socket itself: adding a property to a socket changes
+// its hidden class and slows Node's own hot paths on it.
+const guards = new WeakMap<net.Socket, SocketGuard>();
+const NEVER = -1;
 
 /** Receives every timeout of the guards it owns (a ServerGuard). */
 export interface GuardOwner {
@@ -54,42 +56,42 @@ export interface SocketGuardStats {
   disposed: boolean;
 }
 
-function onSocketClose(this: GuardedSocket): void {
-  this[kGuard]?.dispose();
+function onSocketClose(this: net.Socket): void {
+  guards.get(this)?.dispose();
 }
 
 /** Deadlines on one socket. Create with `guardSocket`; disposing it removes everything it armed. */
-export class SocketGuard extends EventEmitter<SocketGuardEvents> implements Ticking, Disposable {
+export class SocketGuard implements Ticking, Disposable {
   slot = -1;
   readonly socket: net.Socket;
   private readonly policy: Policy;
   private readonly wheel: Wheel;
   /** @internal */
   readonly owner: GuardOwner | undefined;
-  private readonly startedAt: number;
+  private startedAt: number;
   private lastTick: number;
   private firstByteStart: number;
   private firstByteAt: number; // bytesRead at start, -1 once a byte arrived
   private readBytesAt = 0;
   private readWindowStart: number;
-  private pausedSince = -1;
+  private pausedSince = NEVER;
   private writeBytesAt = 0;
   private writeWindowStart: number;
-  private endedAt = -1;
+  private endedAt = NEVER;
   private maxAgeAt: number;
   private readonly maxAgeLimit: number;
   private counts: Partial<Record<TimeoutReason, number>> | undefined;
   private destroyedBy: TimeoutInfo | undefined;
+  private events: EventEmitter<SocketGuardEvents> | undefined; // created on first listener
 
   /** @internal use guardSocket / guardServer */
   constructor(socket: net.Socket, policy: Policy, owner?: GuardOwner) {
-    super();
     const s = socket as GuardedSocket;
     this.socket = socket;
     this.policy = policy;
     this.owner = owner;
     this.wheel = wheelFor(policy.now, policy.resolutionMs);
-    const now = policy.now();
+    const now = this.wheel.time();
     this.startedAt =
       this.lastTick =
       this.firstByteStart =
@@ -100,11 +102,11 @@ export class SocketGuard extends EventEmitter<SocketGuardEvents> implements Tick
     this.maxAgeLimit =
       policy.maxAgeMs > 0
         ? Math.round(policy.maxAgeMs * (1 - policy.maxAgeJitter * policy.random()))
-        : Infinity;
-    this.maxAgeAt = now + this.maxAgeLimit;
+        : NEVER;
+    this.maxAgeAt = policy.maxAgeMs > 0 ? now + this.maxAgeLimit : NEVER;
     if (s.destroyed) return; // nothing to guard; the guard is born disposed
-    s[kGuard]?.dispose(); // a socket has one guard: the newest replaces the previous
-    s[kGuard] = this;
+    guards.get(socket)?.dispose(); // a socket has one guard: the newest replaces the previous
+    guards.set(socket, this);
     s.on('close', onSocketClose);
     this.wheel.add(this);
   }
@@ -135,7 +137,7 @@ export class SocketGuard extends EventEmitter<SocketGuardEvents> implements Tick
     if (!ended && (p.readIdleMs > 0 || p.pausedMaxMs > 0)) {
       if (!reading) {
         // An interval paused at both ends does not count as idle.
-        if (this.pausedSince < 0) this.pausedSince = now;
+        if (this.pausedSince === NEVER) this.pausedSince = now;
         else this.readWindowStart += now - since;
       }
       if (bytesRead - this.readBytesAt >= p.minReadBytes) {
@@ -148,8 +150,8 @@ export class SocketGuard extends EventEmitter<SocketGuardEvents> implements Tick
           return this.fire('paused', p.pausedMaxMs, now - this.pausedSince, now, 0);
         }
       } else {
-        if (this.pausedSince >= 0 && this.counts) this.counts.paused = 0;
-        this.pausedSince = -1;
+        if (this.pausedSince !== NEVER && this.counts) this.counts.paused = 0;
+        this.pausedSince = NEVER;
         if (p.readIdleMs > 0 && now - this.readWindowStart >= p.readIdleMs) {
           return this.fire('read-idle', p.readIdleMs, now - this.readWindowStart, now, 0);
         }
@@ -169,13 +171,13 @@ export class SocketGuard extends EventEmitter<SocketGuardEvents> implements Tick
     }
 
     if (ended) {
-      if (this.endedAt < 0) this.endedAt = now;
+      if (this.endedAt === NEVER) this.endedAt = now;
       if (p.halfClosedMs > 0 && now - this.endedAt >= p.halfClosedMs) {
         return this.fire('half-closed', p.halfClosedMs, now - this.endedAt, now, 0);
       }
     }
 
-    if (now >= this.maxAgeAt) {
+    if (this.maxAgeAt !== NEVER && now >= this.maxAgeAt) {
       this.fire('max-age', this.maxAgeLimit, now - this.startedAt, now, 0);
     }
   }
@@ -213,7 +215,7 @@ export class SocketGuard extends EventEmitter<SocketGuardEvents> implements Tick
     }
     if (channels.timeout.hasSubscribers) channels.timeout.publish({ info, socket: s, action });
     this.owner?.onGuardTimeout(this, info, action);
-    this.emit('timeout', info, action);
+    this.events?.emit('timeout', info, action);
     if (action === 'ignore') return this.rearm(reason, now);
     this.destroyedBy = info;
     this.dispose();
@@ -231,8 +233,39 @@ export class SocketGuard extends EventEmitter<SocketGuardEvents> implements Tick
     else this.maxAgeAt = now + this.maxAgeLimit;
   }
 
+  /** @internal */
+  rebase(by: number): void {
+    this.startedAt -= by;
+    this.lastTick -= by;
+    this.firstByteStart -= by;
+    this.readWindowStart -= by;
+    this.writeWindowStart -= by;
+    // Fields that use NEVER stay >= 0 when set (a pause or FIN older than the rebase counts from 0).
+    if (this.pausedSince !== NEVER) this.pausedSince = Math.max(0, this.pausedSince - by);
+    if (this.endedAt !== NEVER) this.endedAt = Math.max(0, this.endedAt - by);
+    if (this.maxAgeAt !== NEVER) this.maxAgeAt = Math.max(0, this.maxAgeAt - by);
+  }
+
+  /** Listens for this guard's events (`timeout`). */
+  on<E extends keyof SocketGuardEvents>(
+    event: E,
+    fn: (...args: SocketGuardEvents[E]) => void,
+  ): this {
+    this.events ??= new EventEmitter<SocketGuardEvents>();
+    this.events.on(event, fn as never);
+    return this;
+  }
+
+  off<E extends keyof SocketGuardEvents>(
+    event: E,
+    fn: (...args: SocketGuardEvents[E]) => void,
+  ): this {
+    this.events?.off(event, fn as never);
+    return this;
+  }
+
   stats(): SocketGuardStats {
-    const now = this.policy.now();
+    const now = this.wheel.time();
     const h = (this.socket as GuardedSocket)._handle;
     const pending = h?.writeQueueSize ?? 0;
     return {
@@ -244,8 +277,8 @@ export class SocketGuard extends EventEmitter<SocketGuardEvents> implements Tick
       readIdleForMs: this.policy.readIdleMs > 0 ? now - this.readWindowStart : 0,
       writeStalledForMs:
         pending > 0 && this.policy.writeWindowMs > 0 ? now - this.writeWindowStart : 0,
-      halfClosedForMs: this.endedAt >= 0 ? now - this.endedAt : 0,
-      maxAgeMs: Number.isFinite(this.maxAgeLimit) ? this.maxAgeLimit : 0,
+      halfClosedForMs: this.endedAt === NEVER ? 0 : now - this.endedAt,
+      maxAgeMs: this.maxAgeLimit === NEVER ? 0 : this.maxAgeLimit,
       writeWindowMs: this.policy.writeWindowMs,
       destroyedBy: this.destroyedBy,
       disposed: this.disposed,
@@ -258,7 +291,7 @@ export class SocketGuard extends EventEmitter<SocketGuardEvents> implements Tick
     this.wheel.remove(this);
     const s = this.socket as GuardedSocket;
     s.removeListener('close', onSocketClose);
-    if (s[kGuard] === this) s[kGuard] = undefined;
+    if (guards.get(s) === this) guards.delete(s);
     this.owner?.onGuardDispose(this);
   }
 

@@ -93,7 +93,38 @@ export function defaultSendBufferBytes(): number {
   return tcpWmemMax;
 }
 
+const OPTION_KEYS = [
+  'firstByteMs',
+  'readIdleMs',
+  'minReadBytesPerSec',
+  'pausedMaxMs',
+  'writeStallMs',
+  'minDrainBytesPerSec',
+  'sendBufferBytes',
+  'halfClosedMs',
+  'maxAgeMs',
+  'maxAgeJitter',
+  'resolutionMs',
+  'onTimeout',
+  'now',
+  'random',
+] as const satisfies ReadonlyArray<keyof GuardOptions>;
+
+// Guarding many sockets with one options object shares one validated policy; a changed
+// option (same object, new value) makes a new one.
+const cache = new WeakMap<GuardOptions, { values: unknown[]; policy: Policy }>();
+
+/** Validates options into a policy, reusing the last one made from this object if unchanged. */
 export function toPolicy(options: GuardOptions | undefined): Policy {
+  if (options === null || typeof options !== 'object') return makePolicy(options);
+  const hit = cache.get(options);
+  if (hit && OPTION_KEYS.every((k, i) => options[k] === hit.values[i])) return hit.policy;
+  const policy = makePolicy(options);
+  cache.set(options, { values: OPTION_KEYS.map((k) => options[k]), policy });
+  return policy;
+}
+
+function makePolicy(options: GuardOptions | undefined): Policy {
   if (options === null || typeof options !== 'object') {
     throw new TypeError(
       `options must be an object, got ${options === null ? 'null' : typeof options}`,

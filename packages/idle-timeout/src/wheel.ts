@@ -7,16 +7,39 @@ export interface Ticking {
   /** Position in the wheel's array, -1 when not on a wheel. */
   slot: number;
   check(now: number): void;
+  /** Subtracts `by` from every time it keeps (the wheel's epoch moved forward by `by`). */
+  rebase(by: number): void;
 }
+
+// Times are whole ms since the wheel's epoch, so V8 keeps them as small integers inside the
+// guard object (a double would be boxed in its own heap object, per field, per socket). Before
+// they outgrow the small-integer range (2^30 ms, 12 days), every guard is rebased.
+const REBASE_AFTER_MS = 2 ** 29;
 
 export class Wheel {
   readonly guards: Ticking[] = [];
   private timer: NodeJS.Timeout | undefined;
+  private epoch: number;
 
   constructor(
     readonly resolutionMs: number,
     readonly now: () => number,
-  ) {}
+  ) {
+    this.epoch = now();
+  }
+
+  /** The wheel's clock: whole ms since its epoch. */
+  time(): number {
+    return Math.floor(this.now() - this.epoch);
+  }
+
+  /** @internal */
+  rebaseIfDue(t: number): number {
+    if (t < REBASE_AFTER_MS) return t;
+    this.epoch += t;
+    for (const g of this.guards) g.rebase(t);
+    return 0;
+  }
 
   add(g: Ticking): void {
     g.slot = this.guards.length;
@@ -44,7 +67,7 @@ export class Wheel {
 }
 
 function tick(wheel: Wheel): void {
-  const now = wheel.now();
+  const now = wheel.rebaseIfDue(wheel.time());
   const guards = wheel.guards;
   // Backwards: a guard removed during its check is replaced by one already checked.
   for (let i = guards.length - 1; i >= 0; i--) guards[i]?.check(now);
