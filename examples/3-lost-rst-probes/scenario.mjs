@@ -1,26 +1,11 @@
 // Runs incident 3 twice on loopback, naive and guarded: probes that connect and never send
 // (what a lost RST leaves behind) arrive while real clients send requests.
 import net from 'node:net';
-import { workerPoolServer } from './server.mjs';
+import { request, workerPoolServer } from './server.mjs';
 
 const WORKERS = 4;
 const PROBES = 10 * WORKERS;
 const REQUESTS = 20;
-
-function request(port, ms) {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    const timer = setTimeout(() => done(false), ms);
-    const done = (ok) => {
-      clearTimeout(timer);
-      s.destroy();
-      resolve(ok);
-    };
-    s.on('connect', () => s.write('ping\n'));
-    s.on('data', (d) => done(d.toString() === 'pong\n'));
-    s.on('error', () => done(false));
-  });
-}
 
 async function run(guarded, progress) {
   const { server, guard, stats } = workerPoolServer({

@@ -38,6 +38,22 @@ export function workerPoolServer({ workers = 4, guarded = false, firstByteMs = 3
   return { server, guard, stats };
 }
 
+/** A real request: connect, send `ping`, resolve true when `pong` comes back within `ms`. */
+export function request(port, ms) {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    const timer = setTimeout(() => done(false), ms);
+    const done = (ok) => {
+      clearTimeout(timer);
+      s.destroy();
+      resolve(ok);
+    };
+    s.on('connect', () => s.write('ping\n'));
+    s.on('data', (d) => done(d.toString() === 'pong\n'));
+    s.on('error', () => done(false));
+  });
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
   const arg = (name, dflt) => {
     const i = process.argv.indexOf(name);

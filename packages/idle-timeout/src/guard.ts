@@ -130,7 +130,8 @@ export class SocketGuard implements Ticking, Disposable {
     if (this.firstByteAt >= 0) {
       if (bytesRead > this.firstByteAt) this.firstByteAt = -1;
       else if (p.firstByteMs > 0 && now - this.firstByteStart >= p.firstByteMs) {
-        return this.fire('first-byte', p.firstByteMs, now - this.firstByteStart, now, 0);
+        this.fire('first-byte', p.firstByteMs, now - this.firstByteStart, now, 0);
+        return;
       }
     }
 
@@ -147,13 +148,15 @@ export class SocketGuard implements Ticking, Disposable {
       }
       if (!reading) {
         if (p.pausedMaxMs > 0 && now - this.pausedSince >= p.pausedMaxMs) {
-          return this.fire('paused', p.pausedMaxMs, now - this.pausedSince, now, 0);
+          this.fire('paused', p.pausedMaxMs, now - this.pausedSince, now, 0);
+          return;
         }
       } else {
         if (this.pausedSince !== NEVER && this.counts) this.counts.paused = 0;
         this.pausedSince = NEVER;
         if (p.readIdleMs > 0 && now - this.readWindowStart >= p.readIdleMs) {
-          return this.fire('read-idle', p.readIdleMs, now - this.readWindowStart, now, 0);
+          this.fire('read-idle', p.readIdleMs, now - this.readWindowStart, now, 0);
+          return;
         }
       }
     }
@@ -166,14 +169,16 @@ export class SocketGuard implements Ticking, Disposable {
         this.writeWindowStart = now;
         if (this.counts) this.counts['write-stall'] = 0;
       } else if (now - this.writeWindowStart >= p.writeWindowMs) {
-        return this.fire('write-stall', p.writeWindowMs, now - this.writeWindowStart, now, pending);
+        this.fire('write-stall', p.writeWindowMs, now - this.writeWindowStart, now, pending);
+        return;
       }
     }
 
     if (ended) {
       if (this.endedAt === NEVER) this.endedAt = now;
       if (p.halfClosedMs > 0 && now - this.endedAt >= p.halfClosedMs) {
-        return this.fire('half-closed', p.halfClosedMs, now - this.endedAt, now, 0);
+        this.fire('half-closed', p.halfClosedMs, now - this.endedAt, now, 0);
+        return;
       }
     }
 
@@ -216,7 +221,10 @@ export class SocketGuard implements Ticking, Disposable {
     if (channels.timeout.hasSubscribers) channels.timeout.publish({ info, socket: s, action });
     this.owner?.onGuardTimeout(this, info, action);
     this.events?.emit('timeout', info, action);
-    if (action === 'ignore') return this.rearm(reason, now);
+    if (action === 'ignore') {
+      this.rearm(reason, now);
+      return;
+    }
     this.destroyedBy = info;
     this.dispose();
     // Destroying with an error emits 'error'; only do so when someone listens, so a guard

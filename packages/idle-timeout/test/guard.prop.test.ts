@@ -79,7 +79,10 @@ class Model {
     const dt = RES;
     if (!this.firstByteSeen) {
       if (this.bytesRead > 0) this.firstByteSeen = true;
-      else if (c.firstByteMs > 0 && now >= c.firstByteMs) return this.fire('first-byte', now);
+      else if (c.firstByteMs > 0 && now >= c.firstByteMs) {
+        this.fire('first-byte', now);
+        return;
+      }
     }
     if (!this.ended && (c.readIdleMs > 0 || c.pausedMaxMs > 0)) {
       const paused = !this.reading;
@@ -91,11 +94,16 @@ class Model {
         this.idleMs = 0;
       }
       if (paused) {
-        if (c.pausedMaxMs > 0 && now - this.pausedAt >= c.pausedMaxMs)
-          return this.fire('paused', now);
+        if (c.pausedMaxMs > 0 && now - this.pausedAt >= c.pausedMaxMs) {
+          this.fire('paused', now);
+          return;
+        }
       } else {
         this.pausedAt = -1;
-        if (c.readIdleMs > 0 && this.idleMs >= c.readIdleMs) return this.fire('read-idle', now);
+        if (c.readIdleMs > 0 && this.idleMs >= c.readIdleMs) {
+          this.fire('read-idle', now);
+          return;
+        }
       }
     }
     if (this.writeWindowMs > 0) {
@@ -103,12 +111,17 @@ class Model {
       if (this.pending === 0 || delivered - this.writeBase >= this.minWriteBytes) {
         this.writeBase = delivered;
         this.stallSince = now;
-      } else if (now - this.stallSince >= this.writeWindowMs) return this.fire('write-stall', now);
+      } else if (now - this.stallSince >= this.writeWindowMs) {
+        this.fire('write-stall', now);
+        return;
+      }
     }
     if (this.ended) {
       if (this.endedAt < 0) this.endedAt = now;
-      if (c.halfClosedMs > 0 && now - this.endedAt >= c.halfClosedMs)
-        return this.fire('half-closed', now);
+      if (c.halfClosedMs > 0 && now - this.endedAt >= c.halfClosedMs) {
+        this.fire('half-closed', now);
+        return;
+      }
     }
     if (c.maxAgeMs > 0 && now >= c.maxAgeMs) this.fire('max-age', now);
   }

@@ -21,7 +21,10 @@ afterEach(() => {
   for (const g of made.splice(0)) g.dispose();
   vi.useRealTimers();
 });
-const track = (g: SocketGuard) => (made.push(g), g);
+const track = (g: SocketGuard) => {
+  made.push(g);
+  return g;
+};
 
 function guarded(o: GuardOptions) {
   const socket = new FakeSocket();
@@ -261,7 +264,10 @@ describe('onTimeout', () => {
     const counts: number[] = [];
     const { socket } = guarded({
       readIdleMs: 100,
-      onTimeout: (i) => (counts.push(i.count), 'ignore'),
+      onTimeout: (i) => {
+        counts.push(i.count);
+        return 'ignore';
+      },
     });
     vi.advanceTimersByTime(110);
     socket.receive(1);

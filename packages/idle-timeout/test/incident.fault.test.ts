@@ -1,62 +1,17 @@
 import net from 'node:net';
 import { behave, listenPeer, waitFor, withNetns } from '@halfopen/testkit';
 import { describe, expect, it } from 'vitest';
-import { guardServer, guardSocket, IdleTimeoutError } from '../src/index.js';
+import { guardSocket, IdleTimeoutError } from '../src/index.js';
+// The incident lab's own worker-pool server (incident 3), here under real dropped RSTs.
+// @ts-expect-error plain JavaScript example
+import { request, workerPoolServer } from '../../../examples/3-lost-rst-probes/server.mjs';
 
 // Real kernel TCP inside a fresh network namespace per test, with iptables faults.
-
-/** Incident 3's server: N workers, each blocks on its connection's first read. */
-function workerPoolServer(workers: number) {
-  const queue: net.Socket[] = [];
-  let idle = workers;
-  const state = { served: 0, freedByClose: 0 };
-  const server = net.createServer((s) => {
-    s.on('error', () => {});
-    queue.push(s);
-    pump();
-  });
-  const work = async (s: net.Socket) => {
-    const first = await new Promise<Buffer | null>((resolve) => {
-      s.once('data', resolve);
-      s.once('close', () => resolve(null));
-    });
-    if (first) {
-      s.end('pong');
-      state.served++;
-    } else state.freedByClose++;
-  };
-  function pump() {
-    while (idle > 0 && queue.length > 0) {
-      idle--;
-      void work(queue.shift()!).finally(() => {
-        idle++;
-        pump();
-      });
-    }
-  }
-  return { server, state };
-}
 
 const listen = (server: net.Server) =>
   new Promise<number>((r) =>
     server.listen(0, '127.0.0.1', () => r((server.address() as net.AddressInfo).port)),
   );
-
-/** A real request: connect, send, expect 'pong' within `ms`. */
-function request(port: number, ms: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    const timer = setTimeout(() => done(false), ms);
-    const done = (ok: boolean) => {
-      clearTimeout(timer);
-      s.destroy();
-      resolve(ok);
-    };
-    s.on('connect', () => s.write('ping'));
-    s.on('data', (d) => done(d.toString() === 'pong'));
-    s.on('error', () => done(false));
-  });
-}
 
 /** A health probe: connects, then resets; the RST is dropped on the way. */
 async function probe(port: number): Promise<void> {
@@ -70,22 +25,25 @@ describe('incident 3: health probes whose RSTs are lost', () => {
 
   it('unguarded, the worker pool stops serving after N probes', async () => {
     await withNetns(async (ns) => {
-      const { server, state } = workerPoolServer(WORKERS);
+      const { server, stats } = workerPoolServer({ workers: WORKERS });
       const port = await listen(server);
       await ns.dropRst(port);
       expect(await request(port, 1000)).toBe(true);
       for (let i = 0; i < WORKERS; i++) await probe(port);
       const served = await Promise.all([request(port, 1000), request(port, 1000)]);
       expect(served).toEqual([false, false]);
-      expect(state.freedByClose).toBe(0);
+      expect(stats.freed).toBe(0);
       server.close();
     });
   });
 
   it('with guardServer(firstByteMs) it serves every real request while 10xN probes arrive', async () => {
     await withNetns(async (ns) => {
-      const { server, state } = workerPoolServer(WORKERS);
-      const guard = guardServer(server, { firstByteMs: 300 });
+      const { server, guard, stats } = workerPoolServer({
+        workers: WORKERS,
+        guarded: true,
+        firstByteMs: 300,
+      });
       const port = await listen(server);
       await ns.dropRst(port);
       let ok = 0;
@@ -101,7 +59,7 @@ describe('incident 3: health probes whose RSTs are lost', () => {
         timeoutMs: 5000,
       });
       expect(guard.stats().destroyed['first-byte']).toBe(10 * WORKERS);
-      expect(state.freedByClose).toBe(10 * WORKERS);
+      expect(stats.freed).toBe(10 * WORKERS);
       guard.dispose();
       server.close();
     });
