@@ -81,7 +81,12 @@ describe('guardServer on http.Server', () => {
       timeoutMs: 3000,
     });
     expect(guard.stats().destroyed['read-idle']).toBe(1);
-    expect(await get(port, agent)).toBe('ok'); // the agent reconnects
+    // The client side learns of the close asynchronously; then the agent connects anew.
+    await waitFor(
+      () => Object.keys(agent.freeSockets).length === 0,
+      'the agent to drop the closed socket',
+    );
+    expect(await get(port, agent)).toBe('ok');
   });
 
   it('leaves steady traffic alone', async () => {
