@@ -1,0 +1,10 @@
+export { channels } from './diagnostics.js';
+export { QueueOverflowError, RegistryError, TopicClosedError } from './errors.js';
+export {
+  type Delivery,
+  type Listener,
+  type SubscribeOptions,
+  Subscription,
+  Topic,
+  type TopicOptions,
+} from './topic.js';
