@@ -1,8 +1,8 @@
 import { channels } from './diagnostics.js';
 import { QueueOverflowError, TopicClosedError } from './errors.js';
 
-/** Called with each value and its version. May return a promise: the next delivery to this subscriber waits for it. */
-export type Listener<T> = (value: T, version: number) => void | PromiseLike<unknown>;
+/** Called with each value and its version. If it returns a promise (a thenable), the next delivery to this subscriber waits for it. */
+export type Listener<T> = (value: T, version: number) => unknown;
 
 /**
  * What happens to versions published while a subscriber is still busy with an earlier one
