@@ -61,6 +61,10 @@ export class Subscription<T> implements Disposable {
   readonly since: number;
   /** @internal a delivery to this subscriber is running */
   busy = false;
+  /** @internal versions kept for later (the hot path checks this, not `pending`) */
+  kept = 0;
+  /** @internal false once unsubscribed */
+  live = true;
   /** @internal when it fell behind (-1: it is not behind) */
   behindSince = -1;
   /** @internal kept versions (sync, queue) as parallel arrays from `head`; `latest` keeps one */
@@ -69,7 +73,6 @@ export class Subscription<T> implements Disposable {
   private head = 0;
   private latestVersion = 0;
   private latestValue: T | undefined;
-  private active = true;
 
   /** @internal */
   constructor(
@@ -88,13 +91,12 @@ export class Subscription<T> implements Disposable {
 
   /** True until unsubscribed (or the topic closed). */
   get subscribed(): boolean {
-    return this.active;
+    return this.live;
   }
 
   /** Versions published but not yet delivered to this subscriber. */
   get pending(): number {
-    if (this.mode === LATEST) return this.latestVersion > this.version ? 1 : 0;
-    return this.keptVersions ? this.keptVersions.length - this.head : 0;
+    return this.kept;
   }
 
   /** How long this subscriber has been behind (busy or with versions waiting), or 0. */
@@ -103,8 +105,9 @@ export class Subscription<T> implements Disposable {
   }
 
   unsubscribe(): void {
-    if (!this.active) return;
-    this.active = false;
+    if (!this.live) return;
+    this.live = false;
+    this.kept = 0;
     this.keptValues = this.keptVersions = undefined;
     this.latestValue = undefined;
     this.signal?.removeEventListener('abort', this.onAbort);
@@ -123,6 +126,7 @@ export class Subscription<T> implements Disposable {
     if (this.mode === LATEST) {
       this.latestValue = value;
       this.latestVersion = version;
+      this.kept = 1;
       return true;
     }
     this.keptValues ??= [];
@@ -138,16 +142,18 @@ export class Subscription<T> implements Disposable {
     }
     this.keptValues.push(value);
     this.keptVersions.push(version);
+    this.kept = this.keptVersions.length - this.head;
     return true;
   }
 
   /** @internal the next kept version, or false */
   take(out: { value: T | undefined; version: number }): boolean {
     if (this.mode === LATEST) {
-      if (this.latestVersion <= this.version) return false;
+      if (this.kept === 0) return false;
       out.value = this.latestValue;
       out.version = this.latestVersion;
       this.latestValue = undefined;
+      this.kept = 0;
       return true;
     }
     const versions = this.keptVersions;
@@ -160,6 +166,7 @@ export class Subscription<T> implements Disposable {
       this.keptValues!.length = 0;
       this.head = 0;
     }
+    this.kept = versions.length - this.head;
     return true;
   }
 }
@@ -239,34 +246,38 @@ export class Topic<T> implements Disposable {
     this.delivering = true;
     try {
       this.fanOut(value, version);
+      if (this.waitingVersions.length !== 0) this.fanOutWaiting();
+    } finally {
+      this.delivering = false;
+    }
+    return version;
+  }
+
+  private fanOutWaiting(): void {
+    try {
       for (let i = 0; i < this.waitingVersions.length; i++) {
         this.fanOut(this.waitingValues[i]!, this.waitingVersions[i]!);
       }
     } finally {
       this.waitingValues.length = 0;
       this.waitingVersions.length = 0;
-      this.delivering = false;
     }
-    return version;
   }
 
   private fanOut(value: T, version: number): void {
     for (let s = this.first; s !== null; s = s.next) {
-      if (s.subscribed && s.since < version) this.offer(s, value, version);
+      if (!s.live || s.since >= version) continue;
+      if (s.busy || s.kept !== 0) this.offerLater(s, value, version);
+      else this.deliver(s, value, version);
     }
   }
 
-  private offer(s: Subscription<T>, value: T, version: number): void {
-    if (s.busy || s.pending > 0) {
-      if (s.behindSince < 0) s.behindSince = this.now();
-      if (!s.keep(value, version)) {
-        this.report(new QueueOverflowError(this.name, s.limit, s.version, version), s);
-        s.unsubscribe();
-      } else if (!s.busy) this.drain(s);
-      return;
-    }
-    this.deliver(s, value, version);
-    if (!s.busy && s.pending > 0) this.drain(s);
+  private offerLater(s: Subscription<T>, value: T, version: number): void {
+    if (s.behindSince < 0) s.behindSince = this.now();
+    if (!s.keep(value, version)) {
+      this.report(new QueueOverflowError(this.name, s.limit, s.version, version), s);
+      s.unsubscribe();
+    } else if (!s.busy) this.drain(s);
   }
 
   /** Calls the listener once; an async one leaves the subscriber busy until it settles. */
@@ -280,12 +291,16 @@ export class Topic<T> implements Disposable {
     } catch (err) {
       s.busy = false;
       this.report(err, s);
+      if (s.kept !== 0) this.drain(s);
       return;
     }
-    if (!isThenable(r)) {
-      s.busy = false;
-      return;
-    }
+    s.busy = false;
+    if (r !== undefined && isThenable(r)) this.awaitDelivery(s, r);
+    else if (s.kept !== 0) this.drain(s); // it published to itself from inside
+  }
+
+  private awaitDelivery(s: Subscription<T>, r: PromiseLike<unknown>): void {
+    s.busy = true;
     if (s.behindSince < 0) s.behindSince = this.now();
     r.then(
       () => this.settled(s),
@@ -303,12 +318,12 @@ export class Topic<T> implements Disposable {
 
   private drain(s: Subscription<T>): void {
     const out = scratch as { value: T | undefined; version: number };
-    while (s.subscribed && !s.busy && s.take(out)) {
+    while (s.live && !s.busy && s.take(out)) {
       const value = out.value as T;
       out.value = undefined;
       this.deliver(s, value, out.version);
     }
-    if (!s.busy && s.pending === 0) s.behindSince = -1;
+    if (!s.busy && s.kept === 0) s.behindSince = -1;
   }
 
   private report(err: unknown, s: Subscription<T>): void {
@@ -364,8 +379,6 @@ export class Topic<T> implements Disposable {
     this.count++;
     if (this.replay && this.versionNow > 0) {
       this.deliver(s, this.value as T, this.versionNow);
-      // The listener may have published from inside the replay: deliver what it kept.
-      if (!s.busy && s.pending > 0) this.drain(s);
     }
     return s;
   }

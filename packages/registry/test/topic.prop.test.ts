@@ -123,10 +123,12 @@ function registryProperty(
       for (let i = 0; i < publishes; i++)
         tasks.push(s.schedule(Promise.resolve()).then(() => topic.publish(i)));
       await s.waitFor(Promise.all(tasks));
-      // Let every async delivery started by the last publishes finish.
-      for (let i = 0; i < 5; i++) {
-        await s.waitAll();
+      // Quiescence: run every scheduled step (listeners schedule more as they go) until none is left.
+      for (let i = 0; ; i++) {
         await new Promise((r) => setImmediate(r));
+        if (s.count() === 0) break;
+        if (i === 1000) throw new Error('the interleaving never settled');
+        await s.waitAll();
       }
 
       const final = topic.version;
