@@ -116,3 +116,27 @@ export async function heapBytesPerItem(make: (n: number) => unknown, n: number):
   if (held === undefined) throw new Error('make(n) must return what it built so it stays alive');
   return (after - before) / n;
 }
+
+/**
+ * Operations per second of an async `fn` awaited in sequence: median of `samples` runs of
+ * about `sampleMs` each, after one warm-up run.
+ */
+export async function asyncOpsPerSec(
+  fn: () => Promise<unknown>,
+  { opsPerCall = 1, samples = 7, sampleMs = 150 } = {},
+): Promise<number> {
+  const rates: number[] = [];
+  for (let s = -1; s < samples; s++) {
+    let calls = 0;
+    const t = performance.now();
+    let dt = 0;
+    while (dt < sampleMs) {
+      for (let i = 0; i < 256; i++) await fn();
+      calls += 256;
+      dt = performance.now() - t;
+    }
+    if (s >= 0) rates.push((calls * opsPerCall * 1000) / dt);
+  }
+  rates.sort((a, b) => a - b);
+  return rates[rates.length >> 1]!;
+}
