@@ -72,7 +72,7 @@ describe('LeaseLock under random interleavings (property)', () => {
               if (!forgetful) h.release();
               if (inside === h) inside = undefined;
             };
-            const tasks = actors.map((a) =>
+            const tasks: Promise<unknown>[] = actors.map((a) =>
               s.schedule(Promise.resolve()).then(() => run(a, a.forget && leaseMs !== undefined)),
             );
             for (const ms of advances)

@@ -32,9 +32,15 @@ describe('acquire and release', () => {
     const lock = new LeaseLock({ name: 'l', now });
     const a = await lock.acquire();
     const got: string[] = [];
-    const b = lock.acquire({ label: 'b' }).then((h) => (got.push('b'), h));
+    const b = lock.acquire({ label: 'b' }).then((h) => {
+      got.push('b');
+      return h;
+    });
     a.release();
-    const c = lock.acquire({ label: 'c' }).then((h) => (got.push('c'), h));
+    const c = lock.acquire({ label: 'c' }).then((h) => {
+      got.push('c');
+      return h;
+    });
     (await b).release();
     (await c).release();
     expect(got).toEqual(['b', 'c']);
