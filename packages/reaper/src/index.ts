@@ -1,0 +1,10 @@
+export { channels } from './diagnostics.js';
+export {
+  ConnectionMap,
+  type ConnectionMapEvents,
+  type ConnectionMapOptions,
+  type ConnectionMapStats,
+  type Lease,
+  type ReapInfo,
+  type ReapReason,
+} from './map.js';
