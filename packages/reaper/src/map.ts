@@ -159,6 +159,12 @@ export class ConnectionMap<K, C>
   private readonly closeFn: ConnectionMapOptions<K, C>['close'];
   private readonly now: () => number;
   private readonly random: () => number;
+  // With the default clock, a burst of lookups in one synchronous run reads it once.
+  private readonly cacheClock: boolean;
+  private cachedNow = -1;
+  private readonly clearClock = () => {
+    this.cachedNow = -1;
+  };
 
   constructor(options: ConnectionMapOptions<K, C> = {}) {
     super();
@@ -183,6 +189,7 @@ export class ConnectionMap<K, C>
     this.evictOnClose = options.evictOnClose ?? true;
     this.closeFn = options.close;
     this.now = options.now ?? (() => performance.now());
+    this.cacheClock = options.now === undefined;
     this.random = options.random ?? Math.random;
     this.name = options.name ?? 'connection-map';
   }
@@ -199,8 +206,17 @@ export class ConnectionMap<K, C>
   get(key: K): C | undefined {
     const e = this.entries.get(key);
     if (e === undefined) return undefined;
-    if (e.leases === 0) this.touch(e, this.now());
+    if (e.leases === 0) this.touch(e, this.lookupTime());
     return e.conn;
+  }
+
+  private lookupTime(): number {
+    if (!this.cacheClock) return this.now();
+    if (this.cachedNow < 0) {
+      this.cachedNow = this.now();
+      queueMicrotask(this.clearClock);
+    }
+    return this.cachedNow;
   }
 
   /** The value for `key` without marking it used. */

@@ -50,9 +50,9 @@ export interface CountOptions {
 
 /**
  * Counts this thread's network namespace's TCP sockets by state whose local or remote
- * port is `port` (IPv4 and IPv6).
+ * port is `port` (IPv4 and IPv6); every socket when `port` is undefined.
  */
-export function countTcpStates(port: number, options: CountOptions = {}): TcpStateCounts {
+export function countTcpStates(port?: number, options: CountOptions = {}): TcpStateCounts {
   const side = options.side ?? 'either';
   const counts = Object.fromEntries(TCP_STATES.map((s) => [s, 0])) as TcpStateCounts;
   for (const file of ['/proc/thread-self/net/tcp', '/proc/thread-self/net/tcp6']) {
@@ -64,6 +64,7 @@ export function countTcpStates(port: number, options: CountOptions = {}): TcpSta
     }
     for (const row of parseProcNetTcp(text)) {
       const hit =
+        port === undefined ||
         (side !== 'remote' && row.localPort === port) ||
         (side !== 'local' && row.remotePort === port);
       if (hit) counts[row.state]++;
