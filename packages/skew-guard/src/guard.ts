@@ -59,8 +59,8 @@ export interface SkewGuardOptions {
   maxPeers?: number;
   /** Round-trip samples kept per peer; the one with the least delay sets the offset. Default: 8. */
   offsetSamples?: number;
-  /** Refuse messages whose epoch is not the peer's current one in this tracker. */
-  epochs?: ConnectionEpochs<unknown>;
+  /** Refuse messages whose epoch is not the peer's current one in this tracker (a ConnectionEpochs). */
+  epochs?: Pick<ConnectionEpochs<unknown>, 'epochOf'>;
   /** Wall clock in ms since the epoch. Default `Date.now`. */
   now?: () => number;
 }
@@ -123,7 +123,7 @@ export class SkewGuard {
   private readonly window: number;
   private readonly words: number;
   private readonly samples: number;
-  private readonly epochs: ConnectionEpochs<unknown> | undefined;
+  private readonly epochs: Pick<ConnectionEpochs<unknown>, 'epochOf'> | undefined;
   private readonly now: () => number;
   private readonly peers: LRUCache<string, PeerState>;
   private readonly totals: Record<RejectReason | 'ok', number> = {
