@@ -98,7 +98,10 @@ export async function opsPerSec(
   return rates[rates.length >> 1]!;
 }
 
-/** Heap bytes per item held by `make(n)` (needs node --expose-gc). */
+/**
+ * Bytes per item held by `make(n)`: V8 heap plus ArrayBuffer backing stores (typed arrays live
+ * outside the heap). Needs node --expose-gc.
+ */
 export async function heapBytesPerItem(make: (n: number) => unknown, n: number): Promise<number> {
   const gc = (globalThis as { gc?: () => void }).gc;
   if (!gc) throw new Error('heapBytesPerItem needs node --expose-gc (pnpm bench sets it)');
@@ -108,11 +111,15 @@ export async function heapBytesPerItem(make: (n: number) => unknown, n: number):
       await new Promise((r) => setImmediate(r));
     }
   };
+  const used = () => {
+    const m = process.memoryUsage();
+    return m.heapUsed + m.arrayBuffers;
+  };
   await settle();
-  const before = process.memoryUsage().heapUsed;
+  const before = used();
   const held = make(n);
   await settle();
-  const after = process.memoryUsage().heapUsed;
+  const after = used();
   if (held === undefined) throw new Error('make(n) must return what it built so it stays alive');
   return (after - before) / n;
 }
