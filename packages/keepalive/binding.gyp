@@ -1,0 +1,9 @@
+{
+  "targets": [
+    {
+      "target_name": "sockopt",
+      "sources": ["native/sockopt.c"],
+      "cflags": ["-O2", "-Wall"]
+    }
+  ]
+}
