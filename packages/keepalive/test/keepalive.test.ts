@@ -177,7 +177,10 @@ describe('connect', () => {
         port,
         host: '127.0.0.1',
         retries: 5,
-        retryOn: () => (calls++, false),
+        retryOn: () => {
+          calls++;
+          return false;
+        },
         keepAlive: false,
       }),
     ).rejects.toMatchObject({ code: 'ECONNREFUSED' });

@@ -115,9 +115,7 @@ describe('SkewGuard with ConnectionEpochs', () => {
     });
     epochs.revoke('ctl'); // another instance took the controller
     const v = g.check({ peer: 'ctl', sentAt: t, epoch: e2 });
-    expect(!v.ok && v.detail.message).toBe(
-      'epoch ' + e2 + ': this process holds no connection for ctl',
-    );
+    expect(!v.ok && v.detail.message).toBe(`epoch ${e2}: this process holds no connection for ctl`);
   });
 });
 
