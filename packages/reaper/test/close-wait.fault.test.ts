@@ -1,7 +1,10 @@
-import net from 'node:net';
+import type net from 'node:net';
 import { countTcpStates, waitFor, withNetns } from '@halfopen/testkit';
 import { describe, expect, it } from 'vitest';
 import { ConnectionMap } from '../src/index.js';
+// The incident lab's own backends and SDK-style client (incident 4).
+// @ts-expect-error plain JavaScript example
+import { dial, rotate } from '../../../examples/4-close-wait/backends.mjs';
 
 // Incident 4 on real kernel TCP, in a namespace of its own: a client keeps one connection per
 // backend; backends are replaced (the old one closes its end, a new one listens on a new
@@ -9,68 +12,23 @@ import { ConnectionMap } from '../src/index.js';
 
 const LIVE = 4;
 const ROTATIONS = 200;
-
-interface Backend {
-  port: number;
-  close(): void;
-}
-async function backend(): Promise<Backend> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((s) => {
-    sockets.add(s);
-    s.on('error', () => {});
-    s.on('data', () => {});
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    close: () => {
-      server.close();
-      for (const s of sockets) s.end(); // FIN to the client: the instance is gone
-    },
-  };
-}
-
-/** A client that, like the SDK, never closes a connection on its own (allowHalfOpen). */
-function dial(port: number, paused: boolean): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const s = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
-    s.on('error', () => {});
-    s.once('connect', () => {
-      if (paused) s.pause(); // the FIN is never read
-      resolve(s);
-    });
-    s.once('error', reject);
-  });
-}
-
-async function rotate(
+const rotateAll = (
   use: (live: number[]) => Promise<void>,
-  onRotation: (i: number) => void,
-): Promise<Backend[]> {
-  const pool = await Promise.all(Array.from({ length: LIVE }, backend));
-  await use(pool.map((b) => b.port));
-  for (let i = 0; i < ROTATIONS; i++) {
-    const k = i % LIVE;
-    const fresh = await backend();
-    pool[k]!.close();
-    pool[k] = fresh;
-    await use(pool.map((b) => b.port));
-    onRotation(i);
-  }
-  return pool;
-}
+  onRotation: (i: number) => void = () => {},
+) =>
+  rotate({ live: LIVE, rotations: ROTATIONS, use, onRotation }) as Promise<
+    Array<{ close(): void }>
+  >;
 
 describe('incident 4: CLOSE_WAIT pile-up in a connection map', () => {
   it('with a naive Map, CLOSE_WAIT grows with every rotation', async () => {
     await withNetns(async () => {
       const conns = new Map<number, net.Socket>();
       const counts: number[] = [];
-      const pool = await rotate(
+      const pool = await rotateAll(
         async (live) => {
           for (const port of live) {
-            if (!conns.has(port)) conns.set(port, await dial(port, false));
+            if (!conns.has(port)) conns.set(port, (await dial(port, false)) as net.Socket);
             conns.get(port)!.write('x');
           }
         },
@@ -92,10 +50,11 @@ describe('incident 4: CLOSE_WAIT pile-up in a connection map', () => {
     await withNetns(async () => {
       const map = new ConnectionMap<number, net.Socket>({ graceMs: 200 });
       let largest = 0;
-      const pool = await rotate(
+      const pool = await rotateAll(
         async (live) => {
           map.retain(live); // the name list: keys that left it are closed now
-          for (const port of live) (await map.getOrCreate(port, (p) => dial(p, false))).write('x');
+          for (const port of live)
+            (await map.getOrCreate(port, (p) => dial(p, false) as Promise<net.Socket>)).write('x');
           largest = Math.max(largest, map.size);
         },
         () => {},
@@ -114,10 +73,11 @@ describe('incident 4: CLOSE_WAIT pile-up in a connection map', () => {
   it('a client that paused its sockets (the FIN is never read) is bounded by idle reaping', async () => {
     await withNetns(async () => {
       const map = new ConnectionMap<number, net.Socket>({ idleTimeoutMs: 300, graceMs: 100 });
-      const pool = await rotate(
+      const pool = await rotateAll(
         async (live) => {
           // No name list here: only idleness tells the map a backend is gone.
-          for (const port of live) (await map.getOrCreate(port, (p) => dial(p, true))).write('x');
+          for (const port of live)
+            (await map.getOrCreate(port, (p) => dial(p, true) as Promise<net.Socket>)).write('x');
         },
         () => {},
       );
