@@ -42,6 +42,12 @@ async function run(guarded, progress) {
 export default {
   title: '1. Undead sockets and "5-minute-old" messages',
   primitive: '@halfopen/skew-guard ConnectionEpochs (newest connection owns the peer) + SkewGuard',
+  metric: {
+    label: 'answers that were stale',
+    unit: '%',
+    of: (r) => Math.round((100 * r.stale) / Math.max(1, r.answers)),
+    better: 'lower',
+  },
   async run({ progress = () => {} } = {}) {
     const naive = await run(false, progress);
     const guarded = await run(true, progress);

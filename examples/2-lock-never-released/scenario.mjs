@@ -84,6 +84,7 @@ export default {
   title: '2. A lock that was never released, and a reader that stopped',
   primitive:
     '@halfopen/lease-lock (leaseMs, warnAfterMs) + @halfopen/idle-timeout guardSocket({ writeStallMs })',
+  metric: { label: 'quotes pushed of 300', unit: '', of: (r) => r.pushed, better: 'higher' },
   async run({ progress = () => {} } = {}) {
     const naive = await run(false, progress);
     const guarded = await run(true, progress);

@@ -37,6 +37,7 @@ async function run(guarded, progress) {
 export default {
   title: '3. Killed by health probes whose RSTs were lost',
   primitive: '@halfopen/idle-timeout guardServer({ firstByteMs })',
+  metric: { label: 'real requests served of 20', unit: '', of: (r) => r.served, better: 'higher' },
   async run({ progress = () => {} } = {}) {
     const naive = await run(false, progress);
     const guarded = await run(true, progress);
@@ -44,10 +45,12 @@ export default {
       naive: {
         suffered: naive.served < REQUESTS / 2,
         summary: `${naive.served}/${REQUESTS} requests served; all ${WORKERS} workers stuck on silent probes`,
+        ...naive,
       },
       guarded: {
         survived: guarded.served === REQUESTS,
         summary: `${guarded.served}/${REQUESTS} requests served; ${guarded.cut} silent probe connections cut after 300 ms`,
+        ...guarded,
       },
     };
   },

@@ -45,6 +45,12 @@ async function run(guarded, progress) {
 export default {
   title: '4. CLOSE_WAIT pile-up in an SDK connection map',
   primitive: '@halfopen/reaper ConnectionMap (evictOnClose + retain)',
+  metric: {
+    label: 'sockets left in CLOSE_WAIT',
+    unit: '',
+    of: (r) => r.closeWait,
+    better: 'lower',
+  },
   async run({ progress = () => {} } = {}) {
     const naive = await run(false, progress);
     const guarded = await run(true, progress);

@@ -58,6 +58,12 @@ async function run(guarded, progress) {
 export default {
   title: '5. Service discovery that silently stopped (lost subscriber, unwatched reads)',
   primitive: '@halfopen/rearm (arm-with-read) + @halfopen/registry Topic',
+  metric: {
+    label: 'deploys a subscriber missed, of 40',
+    unit: '',
+    of: (r) => Math.max(r.staleRpc, r.staleBackup),
+    better: 'lower',
+  },
   async run({ progress = () => {} } = {}) {
     const naive = await run(false, progress);
     const guarded = await run(true, progress);
