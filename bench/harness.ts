@@ -147,3 +147,14 @@ export async function asyncOpsPerSec(
   rates.sort((a, b) => a - b);
   return rates[rates.length >> 1]!;
 }
+
+/** Keeps the best of repeated measurements of each name (the highest, or the lowest for costs). */
+export function bestOf(ms: Measurement[], higherIsBetter = true): Measurement[] {
+  const byName = new Map<string, Measurement>();
+  for (const m of ms) {
+    const kept = byName.get(m.name);
+    if (!kept || (higherIsBetter ? m.value > kept.value : m.value < kept.value))
+      byName.set(m.name, m);
+  }
+  return [...byName.values()];
+}

@@ -1,7 +1,7 @@
 // @halfopen/lease-lock against async-mutex, the lock a Node user would pick instead.
 import { LeaseLock } from '@halfopen/lease-lock';
 import { Mutex } from 'async-mutex';
-import { asyncOpsPerSec, type Measurement, type Scenario } from './harness.js';
+import { asyncOpsPerSec, bestOf, type Measurement, type Scenario } from './harness.js';
 
 async function uncontended(): Promise<Measurement[]> {
   const lock = new LeaseLock({ name: 'bench' });
@@ -25,7 +25,7 @@ async function uncontended(): Promise<Measurement[]> {
       unit: 'acquire+release/s',
     });
   }
-  return best(out);
+  return bestOf(out);
 }
 
 /** `workers` loops each acquiring and releasing `rounds` times: every acquire waits for a handoff. */
@@ -59,14 +59,7 @@ async function contended(): Promise<Measurement[]> {
     });
     out.push({ name: 'async-mutex', value: await run(() => mutex.acquire()), unit: 'handoffs/s' });
   }
-  return best(out);
-}
-
-function best(ms: Measurement[]): Measurement[] {
-  const byName = new Map<string, Measurement>();
-  for (const m of ms)
-    if (!byName.has(m.name) || byName.get(m.name)!.value < m.value) byName.set(m.name, m);
-  return [...byName.values()];
+  return bestOf(out);
 }
 
 const scenarios: Scenario[] = [

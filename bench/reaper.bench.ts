@@ -1,7 +1,7 @@
 // @halfopen/reaper's ConnectionMap against lru-cache (with ttl) and a plain Map.
 import { ConnectionMap } from '@halfopen/reaper';
 import { LRUCache } from 'lru-cache';
-import { heapBytesPerItem, type Measurement, opsPerSec, type Scenario } from './harness.js';
+import { bestOf, heapBytesPerItem, type Measurement, opsPerSec, type Scenario } from './harness.js';
 
 const N = 100_000;
 const keys = Array.from(
@@ -43,7 +43,7 @@ async function getWithTouch(): Promise<Measurement[]> {
     });
   }
   await map.close();
-  return best(out);
+  return bestOf(out);
 }
 
 /** 1,000,000 entries, 1% of them expired: time to reap them. */
@@ -109,13 +109,6 @@ async function memoryPerEntry(): Promise<Measurement[]> {
     { name: 'lru-cache (ttl)', value: theirs, unit: 'bytes/entry' },
     { name: 'Map', value: plain, unit: 'bytes/entry' },
   ];
-}
-
-function best(ms: Measurement[]): Measurement[] {
-  const byName = new Map<string, Measurement>();
-  for (const m of ms)
-    if (!byName.has(m.name) || byName.get(m.name)!.value < m.value) byName.set(m.name, m);
-  return [...byName.values()];
 }
 
 const scenarios: Scenario[] = [

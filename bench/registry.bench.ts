@@ -2,7 +2,7 @@
 import { EventEmitter as NodeEmitter } from 'node:events';
 import { Topic } from '@halfopen/registry';
 import { EventEmitter as EE3 } from 'eventemitter3';
-import { type Measurement, opsPerSec, type Scenario } from './harness.js';
+import { bestOf, type Measurement, opsPerSec, type Scenario } from './harness.js';
 
 /** Read by nothing; written by every listener so the calls are not optimised away. */
 export let sink = 0;
@@ -39,15 +39,7 @@ async function publishRate(subscribers: number): Promise<Measurement[]> {
       unit: 'publishes/s',
     });
   }
-  return best(out);
-}
-
-/** Keeps the best of repeated measurements of each name. */
-function best(ms: Measurement[]): Measurement[] {
-  const byName = new Map<string, Measurement>();
-  for (const m of ms)
-    if (!byName.has(m.name) || byName.get(m.name)!.value < m.value) byName.set(m.name, m);
-  return [...byName.values()];
+  return bestOf(out);
 }
 
 /** With 10,000 live subscribers: add one, remove one from the middle. */

@@ -269,9 +269,10 @@ export class WatchedView<T, V> implements AsyncDisposable {
       );
     } catch (err) {
       if (this.stateNow === 'closed') return undefined;
-      // Retries ran out: try again later (the next event or resync), stale meanwhile.
+      // Retries ran out and no watch is armed: try again after the backoff cap, stale meanwhile.
       this.markStale(`read failed: ${(err as Error).message}`);
-      this.armResync();
+      const again = setTimeout(() => this.request(), retry.maxTimeout ?? 10_000);
+      again.unref();
       return undefined;
     } finally {
       clearTimeout(this.staleTimer);

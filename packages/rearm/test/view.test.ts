@@ -76,6 +76,18 @@ describe('rearm', () => {
     expect(view.stats().errors).toBeGreaterThan(0);
   });
 
+  it('when a finite number of retries runs out, it tries again after the backoff cap', async () => {
+    const store = new ModelStore();
+    store.failing = true;
+    const view = track(
+      rearm(store.source(), { retry: { retries: 1, minTimeout: 1, maxTimeout: 20 } }),
+    );
+    await waitFor(() => store.reads >= 2, 'the retry');
+    store.failing = false;
+    await view.ready;
+    expect(view.state).toBe('synced');
+  });
+
   it('accept() can refuse an empty list after errors: the old one stays, marked stale', async () => {
     const store = new ModelStore();
     store.set(['a', 'b']);
