@@ -16,6 +16,11 @@ for (const t of tiers) {
   }
 }
 const sh = (cmd, args) => spawnSync(cmd, args, { cwd: root, stdio: 'inherit' }).status ?? 1;
+// The pnpm running this script (npx puts it nowhere on PATH on a machine without pnpm).
+const pnpm = (args) =>
+  process.env.npm_execpath
+    ? sh(process.execPath, [process.env.npm_execpath, ...args])
+    : sh('pnpm', args);
 
 const needsSystem = tiers.includes('fault') || tiers.includes('integration');
 const haveSystem = ['/usr/share/java/zookeeper.jar', '/usr/sbin/iptables', '/usr/sbin/ip'].every(
@@ -24,7 +29,7 @@ const haveSystem = ['/usr/share/java/zookeeper.jar', '/usr/sbin/iptables', '/usr
 if (needsSystem && !haveSystem && process.getuid?.() === 0 && existsSync('/usr/bin/apt-get')) {
   if (sh('bash', ['scripts/setup-system.sh']) !== 0) process.exit(1);
 }
-if (!process.env.HALFOPEN_SKIP_BUILD && sh('pnpm', ['-s', 'build']) !== 0) {
+if (!process.env.HALFOPEN_SKIP_BUILD && pnpm(['-s', 'build']) !== 0) {
   console.error('build failed');
   process.exit(1);
 }
