@@ -1,6 +1,7 @@
 // Runs every bench/**/*.bench.ts scenario (or those whose file or name matches argv[2]),
-// prints a table per scenario, and writes the results as JSON under bench/results/.
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+// prints a table per scenario, and writes the results as JSON under bench/results/ (a timestamped
+// file for this run; latest.json merged by scenario).
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -36,7 +37,16 @@ const report = {
 mkdirSync(join(here, 'results'), { recursive: true });
 const stamp = report.date.replace(/[:.]/g, '-');
 writeFileSync(join(here, 'results', `${stamp}.json`), `${JSON.stringify(report, null, 2)}\n`);
-writeFileSync(join(here, 'results', 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
+// latest.json keeps the newest result of every scenario: a filtered run replaces only its own.
+const latestFile = join(here, 'results', 'latest.json');
+const previous: ScenarioResult[] = existsSync(latestFile)
+  ? JSON.parse(readFileSync(latestFile, 'utf8')).results
+  : [];
+const merged = [
+  ...previous.filter((p) => !results.some((r) => r.scenario === p.scenario)),
+  ...results,
+];
+writeFileSync(latestFile, `${JSON.stringify({ ...report, results: merged }, null, 2)}\n`);
 console.log(
   `${results.filter((r) => r.met).length}/${results.length} targets met; results in bench/results/latest.json`,
 );
