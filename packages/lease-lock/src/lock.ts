@@ -233,10 +233,6 @@ export class LeaseLock {
     return info;
   }
 
-  /** @internal */
-  waiterCount(): number {
-    return this.waiting;
-  }
 
   private grant(label: string | undefined, stack: string | undefined): Held {
     const held = new Held(this, ++this.tokens, label, this.now(), stack);
