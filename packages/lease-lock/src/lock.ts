@@ -233,7 +233,6 @@ export class LeaseLock {
     return info;
   }
 
-
   private grant(label: string | undefined, stack: string | undefined): Held {
     const held = new Held(this, ++this.tokens, label, this.now(), stack);
     this.holder = held;
