@@ -110,7 +110,7 @@ export class Subscription<T> implements Disposable {
     this.kept = 0;
     this.keptValues = this.keptVersions = undefined;
     this.latestValue = undefined;
-    this.signal?.removeEventListener('abort', this.onAbort);
+    if (this.onAbort) this.signal?.removeEventListener('abort', this.onAbort);
     this.topic.remove(this);
   }
 
@@ -118,8 +118,8 @@ export class Subscription<T> implements Disposable {
     this.unsubscribe();
   }
 
-  /** @internal bound once, only when a signal is given */
-  readonly onAbort = (): void => this.unsubscribe();
+  /** @internal made only when a signal is given (no closure per plain subscribe) */
+  onAbort: (() => void) | undefined;
 
   /** @internal keep a version for later; false when the subscriber had to go (overflow: error) */
   keep(value: T, version: number): boolean {
@@ -370,7 +370,10 @@ export class Topic<T> implements Disposable {
       s.unsubscribe();
       return s;
     }
-    signal?.addEventListener('abort', s.onAbort, { once: true });
+    if (signal) {
+      s.onAbort = () => s.unsubscribe();
+      signal.addEventListener('abort', s.onAbort, { once: true });
+    }
     if (this.last) {
       this.last.next = s;
       s.prev = this.last;
@@ -386,6 +389,7 @@ export class Topic<T> implements Disposable {
   /** @internal */
   remove(s: Subscription<T>): void {
     const { prev, next } = s;
+    if (prev === null && this.first !== s) return; // never linked (subscribed with an aborted signal)
     if (prev) prev.next = next;
     else if (this.first === s) this.first = next;
     if (next) next.prev = prev;

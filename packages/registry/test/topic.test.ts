@@ -262,6 +262,9 @@ describe('cancellation and closing', () => {
     expect(t.size).toBe(0);
     const dead = t.subscribe((v) => got.push(v), { signal: AbortSignal.abort() });
     expect(dead.subscribed).toBe(false);
+    expect(t.size).toBe(0);
+    dead.unsubscribe();
+    expect(t.size).toBe(0);
     expect(got).toEqual([1]);
   });
 
