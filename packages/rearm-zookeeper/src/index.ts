@@ -71,15 +71,25 @@ export function zookeeperChildren(options: ZooKeeperChildrenOptions): ZooKeeperC
   let created = 0;
   let closed = false;
   const pending = new Set<Pending>();
+  // Reads waiting for a reply, with the client they were sent through: node-zookeeper-client
+  // never answers a request still queued when its session expires or it is closed.
+  const inflight = new Set<{ client: ZkClient; fail: (err: Error) => void }>();
+  let reconnectTimer: NodeJS.Timeout | undefined;
   const loseAll = (reason: 'disconnected' | 'expired') => {
     for (const res of pending) res({ kind: 'lost', reason });
     pending.clear();
   };
-  const drop = (c: ZkClient) => {
+  const drop = (c: ZkClient, why: string) => {
     if (client !== c) return;
     client = undefined;
     connected = undefined;
+    clearTimeout(reconnectTimer);
     c.close();
+    for (const r of inflight) {
+      if (r.client !== c) continue;
+      inflight.delete(r);
+      r.fail(new Error(`ZooKeeper client closed (${why}) before the read was answered`));
+    }
   };
 
   const ensureClient = (): Promise<ZkClient> => {
@@ -90,7 +100,7 @@ export function zookeeperChildren(options: ZooKeeperChildrenOptions): ZooKeeperC
     client = c;
     connected = new Promise<ZkClient>((resolve, reject) => {
       const timer = setTimeout(() => {
-        drop(c);
+        drop(c, 'handshake timed out');
         reject(new Error(`ZooKeeper session handshake not done within ${handshakeTimeoutMs} ms`));
       }, handshakeTimeoutMs);
       timer.unref();
@@ -112,10 +122,26 @@ export function zookeeperChildren(options: ZooKeeperChildrenOptions): ZooKeeperC
           readIdleMs: Math.max(300, Math.floor(((cm.sessionTimeout ?? sessionTimeout) * 2) / 3)),
         });
     });
-    c.on('disconnected', () => loseAll('disconnected'));
+    // A client that has not reconnected within the session timeout has lost its session (the
+    // server expires it without heartbeats), but node-zookeeper-client only learns that once a
+    // server answers its handshake, and a server may accept a connection and never answer it
+    // (seen with ZooKeeper 3.8 while it restarts). Like Curator, treat it as expired then.
+    c.on('disconnected', () => {
+      loseAll('disconnected');
+      if (client !== c) return;
+      clearTimeout(reconnectTimer);
+      const cm = (c as unknown as { connectionManager?: { sessionTimeout?: number } })
+        .connectionManager;
+      reconnectTimer = setTimeout(() => {
+        loseAll('expired');
+        drop(c, 'not reconnected within the session timeout');
+      }, cm?.sessionTimeout ?? sessionTimeout);
+      reconnectTimer.unref();
+    });
+    c.on('connected', () => clearTimeout(reconnectTimer));
     c.on('expired', () => {
       loseAll('expired');
-      drop(c);
+      drop(c, 'session expired');
     });
     c.connect();
     return connected;
@@ -140,9 +166,12 @@ export function zookeeperChildren(options: ZooKeeperChildrenOptions): ZooKeeperC
     const c = await ensureClient();
     signal.throwIfAborted();
     const { next, watcher, fire } = arm();
+    let request: { client: ZkClient; fail: (err: Error) => void } | undefined;
     try {
       return await new Promise<{ value: string[]; version: bigint; next: Promise<WatchEvent> }>(
         (resolve, reject) => {
+          request = { client: c, fail: reject };
+          inflight.add(request);
           c.getChildren(path, watcher, (err, children, stat) => {
             if (!err) {
               resolve({ value: [...children].sort(), version: stat.pzxid.readBigInt64BE(0), next });
@@ -164,6 +193,8 @@ export function zookeeperChildren(options: ZooKeeperChildrenOptions): ZooKeeperC
     } catch (err) {
       pending.delete(fire); // the failed read armed nothing
       throw err;
+    } finally {
+      if (request) inflight.delete(request);
     }
   };
 
@@ -179,7 +210,7 @@ export function zookeeperChildren(options: ZooKeeperChildrenOptions): ZooKeeperC
     close() {
       closed = true;
       loseAll('disconnected');
-      if (client) drop(client);
+      if (client) drop(client, 'source closed');
     },
   };
 }

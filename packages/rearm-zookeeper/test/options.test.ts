@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { zookeeperChildren } from '../src/index.js';
 
@@ -27,5 +28,65 @@ describe('zookeeperChildren options', () => {
     await expect(source.read(new AbortController().signal)).rejects.toThrow(/closed/);
     expect(made).toBe(0);
     expect(source.compare(2n, 10n)).toBeLessThan(0);
+  });
+
+  // A client that connects once, then loses its connection and never gets a handshake answer
+  // again (a server that accepts and never replies), and never answers a request.
+  class SilentClient extends EventEmitter {
+    connectionManager = { sessionTimeout: 150 };
+    closed = false;
+    connect() {
+      setImmediate(() => this.emit('connected'));
+    }
+    close() {
+      this.closed = true;
+    }
+    getChildren() {}
+  }
+
+  it('a client not reconnected within the session timeout is replaced, failing its unanswered read', async () => {
+    const made: SilentClient[] = [];
+    const source = zookeeperChildren({
+      path: '/s',
+      createClient: () => {
+        made.push(new SilentClient());
+        return made.at(-1) as never;
+      },
+    });
+    const read = source.read(new AbortController().signal);
+    const outcome = read.then(
+      () => 'answered',
+      (e: Error) => e.message,
+    );
+    await new Promise((r) => setTimeout(r, 20));
+    made[0]!.emit('disconnected');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(made[0]!.closed).toBe(false); // still within the session timeout
+    expect(await outcome).toMatch(/not reconnected within the session timeout/);
+    expect(made[0]!.closed).toBe(true);
+    void source.read(new AbortController().signal).catch(() => {});
+    expect(source.clientsCreated).toBe(2);
+    source.close();
+    expect(made[1]!.closed).toBe(true);
+  });
+
+  it('a client that reconnects in time is kept', async () => {
+    const made: SilentClient[] = [];
+    const source = zookeeperChildren({
+      path: '/s',
+      createClient: () => {
+        made.push(new SilentClient());
+        return made.at(-1) as never;
+      },
+    });
+    void source.read(new AbortController().signal).catch(() => {});
+    await new Promise((r) => setTimeout(r, 20));
+    made[0]!.emit('disconnected');
+    await new Promise((r) => setTimeout(r, 50));
+    made[0]!.emit('connected');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(made[0]!.closed).toBe(false);
+    expect(source.clientsCreated).toBe(1);
+    source.close();
   });
 });
