@@ -3,10 +3,19 @@
 // message. The naive instance answers from whatever socket it holds for that controller;
 // the guarded one owns a controller only through its newest connection (ConnectionEpochs),
 // tells the other instances to drop theirs, and refuses messages from superseded ones (SkewGuard).
+//
+// Standalone: `node examples/1-undead-sockets/cluster.mjs [--guarded] [--port 7111] [--instances 8]`
+// listens on ports 7111..7108 and prints, every 2 s, how many server sockets are open for how
+// many controllers. Attack it by hand with `node examples/1-undead-sockets/controller.mjs`
+// (it reconnects to random instances, leaves its old sockets open, then asks every instance for
+// its latest message), or by hand over any TCP client: send `{"hello":"ctl-1"}` then
+// `{"id":"ctl-1","seq":1,"sentAt":<ms>}` lines; `{"latest":"ctl-1"}` asks for the latest one.
 import net from 'node:net';
 import { ConnectionEpochs, SkewGuard } from '@halfopen/skew-guard';
+import { flag, isMain, option, statusEvery } from '../cli.mjs';
 
-export async function cluster({ instances = 8, guarded = false } = {}) {
+/** Starts `instances` socket-service instances on `port`, `port + 1`, ... (0: any free ports). */
+export async function cluster({ instances = 8, guarded = false, port = 0 } = {}) {
   const nodes = [];
   const broadcast = (from, id) => {
     for (const n of nodes) if (n !== from) n.epochs?.revoke(id); // "controller X reconnected" (in-process bus)
@@ -46,6 +55,10 @@ export async function cluster({ instances = 8, guarded = false } = {}) {
             node.rejected++; // malformed data is counted, never thrown
             continue;
           }
+          if (typeof msg.latest === 'string') {
+            socket.write(`${JSON.stringify(latest(node.index, msg.latest) ?? null)}\n`);
+            continue;
+          }
           if (msg.hello) {
             if (guarded) {
               epoch = node.epochs.open(msg.hello, socket); // newest connection owns the controller
@@ -64,18 +77,24 @@ export async function cluster({ instances = 8, guarded = false } = {}) {
         }
       });
     });
-    await new Promise((r) => node.server.listen(0, '127.0.0.1', r));
+    await new Promise((resolve, reject) => {
+      node.server.once('error', reject);
+      node.server.listen(port && port + i, '127.0.0.1', resolve);
+    });
     node.port = node.server.address().port;
     nodes.push(node);
   }
+  /** Asks instance `i` for controller `id`'s latest message (guarded: the owner answers). */
+  function latest(i, id) {
+    if (!guarded) return nodes[i].latest.get(id);
+    const owner = nodes.find((n) => n.epochs.current(id)) ?? nodes[i];
+    return owner.latest.get(id);
+  }
   return {
     nodes,
-    /** Asks instance `i` for controller `id`'s latest message (guarded: the owner answers). */
-    latest(i, id) {
-      if (!guarded) return nodes[i].latest.get(id);
-      const owner = nodes.find((n) => n.epochs.current(id)) ?? nodes[i];
-      return owner.latest.get(id);
-    },
+    latest,
+    /** Controllers this cluster has heard from. */
+    controllers: () => new Set(nodes.flatMap((n) => [...n.latest.keys()])).size,
     /** Server-side sockets still open, across all instances. */
     openSockets: () => nodes.reduce((n, node) => n + node.sockets.size, 0),
     close: async () => {
@@ -108,4 +127,22 @@ export async function controller(
     }
   }
   return { sockets, lastSeq: seq - 1 };
+}
+
+if (isMain(import.meta.url)) {
+  const guarded = flag('guarded');
+  const c = await cluster({
+    guarded,
+    instances: option('instances', 8),
+    port: option('port', 7111),
+  });
+  const ports = c.nodes.map((n) => n.port);
+  console.log(
+    `${c.nodes.length} socket-service instances (${guarded ? 'guarded: ConnectionEpochs + SkewGuard' : 'naive'}) on 127.0.0.1:${ports[0]}..${ports.at(-1)}`,
+  );
+  statusEvery(
+    2000,
+    () =>
+      `${c.openSockets()} server sockets open for ${c.controllers()} controllers; ${c.nodes.reduce((n, x) => n + x.rejected, 0)} messages refused`,
+  );
 }

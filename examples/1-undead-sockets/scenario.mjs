@@ -5,6 +5,8 @@ import { cluster, controller } from './cluster.mjs';
 
 const CONTROLLERS = 20;
 
+const percent = (part, whole) => Math.round((100 * part) / Math.max(1, whole));
+
 function seeded(seed) {
   return () => {
     seed = (seed * 1103515245 + 12345) % 2 ** 31;
@@ -17,18 +19,30 @@ async function run(guarded, progress) {
   const ports = c.nodes.map((n) => n.port);
   const random = seeded(42);
   const ctl = [];
-  for (let i = 0; i < CONTROLLERS; i++) ctl.push(await controller(`ctl-${i}`, ports, { random }));
-  await new Promise((r) => setTimeout(r, 100)); // let the last lines arrive
-  let answers = 0;
-  let stale = 0;
-  for (let i = 0; i < CONTROLLERS; i++) {
-    for (let n = 0; n < c.nodes.length; n++) {
-      const m = c.latest(n, `ctl-${i}`);
-      if (!m) continue;
-      answers++;
-      if (m.seq < ctl[i].lastSeq) stale++;
+  // Every instance asked for every controller's latest message.
+  const ask = () => {
+    let answers = 0;
+    let stale = 0;
+    for (let i = 0; i < ctl.length; i++) {
+      for (let n = 0; n < c.nodes.length; n++) {
+        const m = c.latest(n, `ctl-${i}`);
+        if (!m) continue;
+        answers++;
+        if (m.seq < ctl[i].lastSeq) stale++;
+      }
     }
+    return { answers, stale };
+  };
+  const start = Date.now();
+  const series = [[0, 0]]; // [seconds, % of answers stale] after each controller
+  for (let i = 0; i < CONTROLLERS; i++) {
+    ctl.push(await controller(`ctl-${i}`, ports, { random }));
+    await new Promise((r) => setTimeout(r, 10)); // let its last lines arrive
+    const now = ask();
+    series.push([(Date.now() - start) / 1000, percent(now.stale, now.answers)]);
   }
+  await new Promise((r) => setTimeout(r, 100));
+  const { answers, stale } = ask();
   const open = c.openSockets();
   const rejected = c.nodes.reduce((n, node) => n + node.rejected, 0);
   progress(
@@ -36,7 +50,7 @@ async function run(guarded, progress) {
   );
   for (const x of ctl) for (const s of x.sockets) s.destroy();
   await c.close();
-  return { answers, stale, open, rejected };
+  return { answers, stale, open, rejected, series };
 }
 
 export default {
@@ -45,7 +59,7 @@ export default {
   metric: {
     label: 'answers that were stale',
     unit: '%',
-    of: (r) => Math.round((100 * r.stale) / Math.max(1, r.answers)),
+    of: (r) => percent(r.stale, r.answers),
     better: 'lower',
   },
   async run({ progress = () => {} } = {}) {
@@ -54,7 +68,7 @@ export default {
     return {
       naive: {
         suffered: naive.stale / naive.answers > 0.5,
-        summary: `${naive.stale}/${naive.answers} answers stale (${Math.round((100 * naive.stale) / naive.answers)}%); ${naive.open} sockets open for ${CONTROLLERS} controllers`,
+        summary: `${naive.stale}/${naive.answers} answers stale (${percent(naive.stale, naive.answers)}%); ${naive.open} sockets open for ${CONTROLLERS} controllers`,
         ...naive,
       },
       guarded: {

@@ -1,37 +1,16 @@
-// Incident 2 twice: a push service consumes quotes and pushes them to subscribers over TCP.
-// One rare quote takes a path that returns without releasing the consumer lock, and one
-// subscriber stops reading (its window goes to zero). Naive: a plain promise-chain mutex and no
-// write deadline. Guarded: LeaseLock with a lease (fencing token) and guardSocket's write stall.
+// Incident 2 twice: the push service of server.mjs consumes 300 quotes; quote 50 takes the path
+// that forgets the lock, and one of two subscribers stops reading (its window goes to zero).
 import net from 'node:net';
-import { guardSocket } from '@halfopen/idle-timeout';
-import { LeaseLock } from '@halfopen/lease-lock';
+import { pushService } from './server.mjs';
 
 const QUOTES = 300;
 const RARE = 50; // the quote that takes the forgetful path
-
-/** What users write without halfopen: a promise-chain mutex. */
-class NaiveMutex {
-  tail = Promise.resolve();
-  acquire() {
-    let release;
-    const held = new Promise((r) => {
-      release = r;
-    });
-    const ready = this.tail.then(() => release);
-    this.tail = this.tail.then(() => held);
-    return ready;
-  }
-}
+const LIMIT_MS = 3000; // the demo stops watching a frozen consumer after this
 
 async function run(guarded, progress) {
-  const subscribers = [];
-  const server = net.createServer((s) => {
-    s.on('error', () => {});
-    if (guarded) guardSocket(s, { writeStallMs: 300 });
-    subscribers.push(s);
-  });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  const port = server.address().port;
+  const svc = pushService({ guarded, forgets: (i) => i === RARE });
+  await new Promise((r) => svc.server.listen(0, '127.0.0.1', r));
+  const port = svc.server.address().port;
   // A healthy app and one that stopped reading.
   const healthy = net.connect(port, '127.0.0.1');
   let received = 0;
@@ -40,44 +19,32 @@ async function run(guarded, progress) {
   stuck.on('error', () => {});
   await Promise.all([healthy, stuck].map((s) => new Promise((r) => s.once('connect', r))));
   stuck.pause();
-  while (subscribers.length < 2) await new Promise((r) => setTimeout(r, 5));
+  while (svc.subscribers.size < 2) await new Promise((r) => setTimeout(r, 5));
+  const [, stuckSide] = svc.subscribers; // the server's end of the stopped reader
 
-  const lock = guarded
-    ? new LeaseLock({ name: 'consumer', leaseMs: 200, warnAfterMs: 100 })
-    : new NaiveMutex();
-  const quote = Buffer.alloc(64 * 1024, 1);
-  let pushed = 0;
   const start = Date.now();
-  const consume = async (i) => {
-    if (guarded) {
-      const held = await lock.acquire({ label: `quote ${i}` });
-      for (const s of subscribers) if (!s.destroyed) s.write(quote);
-      pushed++;
-      if (i !== RARE) held.release(); // the rare path forgets
-    } else {
-      const release = await lock.acquire();
-      for (const s of subscribers) if (!s.destroyed) s.write(quote);
-      pushed++;
-      if (i !== RARE) release(); // the rare path forgets
-    }
-  };
-  const consumer = (async () => {
-    for (let i = 0; i < QUOTES; i++) {
-      await Promise.race([consume(i), new Promise((r) => setTimeout(r, 3000))]); // a wedged consumer stops here
-      if (Date.now() - start > 3000) break;
-      await new Promise((r) => setTimeout(r, 2));
-    }
-  })();
-  await consumer;
+  const series = [[0, 0]]; // [seconds, quotes pushed]
+  const sampler = setInterval(
+    () => series.push([(Date.now() - start) / 1000, svc.stats.pushed]),
+    50,
+  );
+  for (let i = 0; i < QUOTES && Date.now() - start < LIMIT_MS; i++) {
+    // A wedged consumer waits here until the demo's limit.
+    await Promise.race([svc.consume(i), new Promise((r) => setTimeout(r, LIMIT_MS))]);
+    await new Promise((r) => setTimeout(r, 2));
+  }
   await new Promise((r) => setTimeout(r, 700));
-  const stuckBuffered = subscribers[1].destroyed ? 0 : subscribers[1].writableLength;
-  const stuckCut = subscribers[1].destroyed;
+  clearInterval(sampler);
+  series.push([(Date.now() - start) / 1000, svc.stats.pushed]);
+  const { pushed } = svc.stats;
+  const stuckCut = stuckSide.destroyed;
+  const stuckBuffered = stuckCut ? 0 : stuckSide.writableLength;
   progress(
     `${guarded ? 'guarded' : 'naive'}: ${pushed}/${QUOTES} quotes pushed; stuck subscriber ${stuckCut ? 'cut (write stall)' : `holds ${Math.round(stuckBuffered / 1024)} KiB in our buffers`}`,
   );
-  for (const s of [healthy, stuck, ...subscribers]) s.destroy();
-  await new Promise((r) => server.close(r));
-  return { pushed, received, stuckCut, stuckBuffered };
+  for (const s of [healthy, stuck, ...svc.subscribers]) s.destroy();
+  await new Promise((r) => svc.server.close(r));
+  return { pushed, received, stuckCut, stuckBuffered, series };
 }
 
 export default {

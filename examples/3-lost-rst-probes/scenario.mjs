@@ -18,11 +18,13 @@ async function run(guarded, progress) {
   const probes = [];
   let served = 0;
   const start = Date.now();
+  const series = [[0, 0]]; // [seconds, requests served]
   for (let i = 0; i < REQUESTS; i++) {
     // Two probes per request: they outnumber the workers within a few requests.
     for (let p = 0; p < PROBES / REQUESTS; p++)
       probes.push(net.connect(port, '127.0.0.1').on('error', () => {}));
     if (await request(port, 500)) served++;
+    series.push([(Date.now() - start) / 1000, served]);
   }
   const elapsed = Date.now() - start;
   progress(
@@ -31,7 +33,12 @@ async function run(guarded, progress) {
   for (const p of probes) p.destroy();
   guard?.dispose();
   server.close();
-  return { served, cut: guard?.stats().destroyed['first-byte'] ?? 0, freed: stats.freed };
+  return {
+    served,
+    cut: guard?.stats().destroyed['first-byte'] ?? 0,
+    freed: stats.freed,
+    series,
+  };
 }
 
 export default {

@@ -1,10 +1,15 @@
 // Incident 3's server: a fixed pool of workers; each takes a connection and blocks on its
-// first read. `node examples/3-lost-rst-probes/server.mjs [--guarded] [--port 7003] [--workers 4]`
-// Attack it by hand: `node -e "for(let i=0;i<4;i++)require('net').connect(7003)"` holds every
-// worker in the naive server (a connection that never sends looks the same as one whose RST
-// was lost); then `echo ping | nc 127.0.0.1 7003` hangs. With --guarded it answers `pong`.
+// first read. Guarded: guardServer({ firstByteMs }) destroys a connection that sends nothing.
+//
+// Standalone: `node examples/3-lost-rst-probes/server.mjs [--guarded] [--port 7103] [--workers 4]`
+// prints busy workers, queue and served requests every 2 s. Attack it by hand with
+// `node examples/3-lost-rst-probes/prober.mjs`: a health prober that opens a connection every
+// 250 ms and forgets it (a connection that never sends and never closes leaves the server in the
+// same state as a probe whose RST was lost), while sending one real request a second. The naive
+// server stops answering within a second; the guarded one answers every request.
 import net from 'node:net';
 import { guardServer } from '@halfopen/idle-timeout';
+import { flag, isMain, option, serve, statusEvery } from '../cli.mjs';
 
 export function workerPoolServer({ workers = 4, guarded = false, firstByteMs = 300 } = {}) {
   const queue = [];
@@ -54,25 +59,21 @@ export function request(port, ms) {
   });
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  const arg = (name, dflt) => {
-    const i = process.argv.indexOf(name);
-    return i > 0 ? Number(process.argv[i + 1]) : dflt;
-  };
-  const guarded = process.argv.includes('--guarded');
+if (isMain(import.meta.url)) {
+  const guarded = flag('guarded');
   const { server, guard, stats } = workerPoolServer({
-    workers: arg('--workers', 4),
+    workers: option('workers', 4),
     guarded,
-    firstByteMs: 2000,
+    firstByteMs: 500,
   });
-  server.listen(arg('--port', 7003), '127.0.0.1', () => {
-    console.log(
-      `worker-pool server (${guarded ? 'guarded: firstByteMs 2000' : 'naive'}) on 127.0.0.1:${server.address().port}`,
-    );
-  });
-  setInterval(() => {
-    console.log(
+  serve(
+    server,
+    option('port', 7103),
+    `worker-pool server (${guarded ? 'guarded: firstByteMs 500' : 'naive'})`,
+  );
+  statusEvery(
+    2000,
+    () =>
       `busy workers ${stats.busy()}, queued ${stats.queued()}, served ${stats.served}, freed ${stats.freed}${guard ? `, cut ${guard.stats().destroyed['first-byte']}` : ''}`,
-    );
-  }, 2000).unref();
+  );
 }

@@ -1,50 +1,40 @@
 // Incident 4 twice: a client keeps one connection per backend while backends are replaced 200
 // times. Naive: a Map looked up by the live list only; guarded: a ConnectionMap (evictOnClose,
-// retain fed by the name list). CLOSE_WAIT counted from /proc/net/tcp for the old backends' ports.
-import { ConnectionMap } from '@halfopen/reaper';
-import { countTcpStates } from '@halfopen/testkit';
-import { dial, rotate } from './backends.mjs';
+// retain fed by the name list, keepalive connect). CLOSE_WAIT counted from the kernel's table.
+import { rotate } from './backends.mjs';
+import { sdkClient } from './client.mjs';
 
 const ROTATIONS = 200;
 
 async function run(guarded, progress) {
-  const seen = new Set();
-  const closeWait = () =>
-    [...seen].reduce((n, port) => n + countTcpStates(port, { side: 'remote' }).CLOSE_WAIT, 0);
-  const naive = new Map();
-  const map = new ConnectionMap({ graceMs: 200 });
+  const client = sdkClient({ guarded });
   let largest = 0;
+  const start = Date.now();
+  const series = [[0, 0]]; // [seconds, sockets in CLOSE_WAIT], every 10 rotations
   const pool = await rotate({
     rotations: ROTATIONS,
     use: async (live) => {
-      for (const p of live) seen.add(p);
-      if (guarded) {
-        map.retain(live);
-        for (const port of live) (await map.getOrCreate(port, (p) => dial(p))).write('x');
-        largest = Math.max(largest, map.size);
-      } else {
-        for (const port of live) {
-          if (!naive.has(port)) naive.set(port, await dial(port));
-          naive.get(port).write('x');
-        }
-        largest = Math.max(largest, naive.size);
-      }
+      await client.use(live);
+      largest = Math.max(largest, client.size());
+    },
+    onRotation: (i) => {
+      if (i % 10 === 9) series.push([(Date.now() - start) / 1000, client.closeWait()]);
     },
   });
   await new Promise((r) => setTimeout(r, 300));
-  const cw = closeWait();
+  const cw = client.closeWait();
+  series.push([(Date.now() - start) / 1000, cw]);
   progress(
     `${guarded ? 'guarded' : 'naive'}: ${cw} sockets in CLOSE_WAIT after ${ROTATIONS} rotations; map held at most ${largest}`,
   );
-  for (const s of naive.values()) s.destroy();
-  await map.close();
+  await client.close();
   for (const b of pool) b.close();
-  return { closeWait: cw, largest };
+  return { closeWait: cw, largest, series };
 }
 
 export default {
   title: '4. CLOSE_WAIT pile-up in an SDK connection map',
-  primitive: '@halfopen/reaper ConnectionMap (evictOnClose + retain)',
+  primitive: '@halfopen/reaper ConnectionMap (evictOnClose + retain) + @halfopen/keepalive connect',
   metric: {
     label: 'sockets left in CLOSE_WAIT',
     unit: '',
