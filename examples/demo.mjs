@@ -1,9 +1,11 @@
 // The incident lab: runs every examples/<incident>/scenario.mjs, naive and guarded, shows
 // progress, prints what each suffered and survived, and exits non-zero when a guarded run did
 // not survive. `--report [file]` also writes one self-contained HTML page (inline SVG, no
-// scripts, no network), default demo-report.html.
+// scripts, no network), default demo-report.html: per incident, the scenario's metric over time
+// for the naive and the guarded run (each run returns `series`: [seconds, value] samples).
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { html } from './report.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const at = process.argv.indexOf('--report');
@@ -49,41 +51,3 @@ if (reportFile) {
   console.log(`report: ${reportFile}`);
 }
 process.exit(failed > 0 ? 1 : 0);
-
-function esc(s) {
-  return String(s).replace(
-    /[&<>"]/g,
-    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c],
-  );
-}
-
-function chart(metric, naive, guarded) {
-  const max = Math.max(naive, guarded, 1);
-  const bar = (y, value, color, label) =>
-    `<rect x="120" y="${y}" width="${Math.max(2, (360 * value) / max)}" height="28" fill="${color}"/>` +
-    `<text x="110" y="${y + 19}" text-anchor="end">${label}</text>` +
-    `<text x="${128 + Math.max(2, (360 * value) / max)}" y="${y + 19}">${value}${esc(metric.unit)}</text>`;
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="560" height="110" role="img" aria-label="${esc(metric.label)}" font-family="sans-serif" font-size="13">
-<text x="0" y="16" font-weight="bold">${esc(metric.label)} (${metric.better} is better)</text>
-${bar(30, naive, '#c0392b', 'naive')}
-${bar(70, guarded, '#27ae60', 'guarded')}
-</svg>`;
-}
-
-function html(rows) {
-  const sections = rows
-    .map(({ scenario, r, seconds }) => {
-      const m = scenario.metric;
-      return `<section><h2>${esc(scenario.title)}</h2>
-${m ? chart(m, m.of(r.naive), m.of(r.guarded)) : ''}
-<p><b>Naive:</b> ${esc(r.naive.summary)}</p>
-<p><b>Guarded:</b> ${esc(r.guarded.summary)} ${r.guarded.survived ? '(survived)' : '<b>(did not survive)</b>'}</p>
-<p><b>Made the difference:</b> <code>${esc(scenario.primitive)}</code> &middot; ${seconds.toFixed(1)} s</p></section>`;
-    })
-    .join('\n');
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>halfopen incident lab</title>
-<style>body{font-family:sans-serif;max-width:760px;margin:2em auto;padding:0 1em}section{border-top:1px solid #ccc;padding:.5em 0}code{font-size:.9em}</style></head>
-<body><h1>halfopen incident lab</h1><p>${esc(new Date().toISOString())}, Node ${esc(process.version)}. Each incident from INCIDENTS.md reproduced on loopback, naive and guarded.</p>
-${sections}</body></html>
-`;
-}

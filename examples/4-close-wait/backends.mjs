@@ -8,7 +8,7 @@
 // comma-separated. Point `node examples/4-close-wait/client.mjs [--guarded]` at it.
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
-import { parseProcNetTcp } from '@halfopen/testkit';
+import { ownSocketInodes, parseProcNetTcp } from '@halfopen/testkit';
 import { isMain, option, serve, statusEvery } from '../cli.mjs';
 
 export async function backend() {
@@ -43,8 +43,9 @@ export function dial(port, paused = false) {
   });
 }
 
-/** Sockets in CLOSE_WAIT (this network namespace, from the kernel's table) whose peer port is in `ports`. */
+/** This process's sockets in CLOSE_WAIT (from the kernel's table) whose peer port is in `ports`. */
 export function closeWaitTo(ports) {
+  const own = ownSocketInodes();
   let n = 0;
   for (const file of ['/proc/thread-self/net/tcp', '/proc/thread-self/net/tcp6']) {
     let text;
@@ -54,7 +55,7 @@ export function closeWaitTo(ports) {
       continue;
     }
     for (const row of parseProcNetTcp(text))
-      if (row.state === 'CLOSE_WAIT' && ports.has(row.remotePort)) n++;
+      if (row.state === 'CLOSE_WAIT' && ports.has(row.remotePort) && own.has(row.inode)) n++;
   }
   return n;
 }

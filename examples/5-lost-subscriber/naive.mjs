@@ -35,12 +35,16 @@ export class NaiveTopic {
 }
 
 /** watch -> on event: read without a watch, read each child, then re-arm (its result thrown away). */
+/** A failed read or a lost connection ends the loop silently, as it did in the incident. */
 export function naiveWatchLoop(store, onList) {
   const onEvent = async () => {
     const { value } = await store.readUnwatched();
     await new Promise((r) => setTimeout(r, 3)); // "read each child"
     onList(value);
-    store.arm().then(onEvent); // re-arm: changes since the unwatched read are missed
+    store
+      .arm()
+      .then(onEvent)
+      .catch(() => {}); // re-arm: changes since the unwatched read are missed
   };
-  return onEvent();
+  return onEvent().catch(() => {});
 }

@@ -1,8 +1,8 @@
 // Incident 5 twice: rolling deploys in a registry; two subscribers (the RPC client and the
 // backup-file writer) subscribe at the same moment. Naive: the incident's watch loop and
-// subscriber slice. Guarded: rearm (arm-with-read) publishing through a Topic.
-import { rearm } from '@halfopen/rearm';
-import { NaiveTopic, naiveWatchLoop } from './naive.mjs';
+// subscriber slice. Guarded: rearm (arm-with-read) publishing through a Topic. The client is
+// client.mjs's; the registry is in-process here (store.mjs) and served over TCP by server.mjs.
+import { discoveryClient } from './client.mjs';
 import { Registry } from './store.mjs';
 
 const ROUNDS = 40;
@@ -12,30 +12,13 @@ async function run(guarded, progress) {
   let pods = Array.from({ length: 8 }, (_, i) => `10.0.0.${i}:9000`);
   let next = 8;
   registry.set(pods);
-  const seen = { rpc: undefined, backup: undefined };
-  let view;
-  if (guarded) {
-    view = rearm(registry.source(), { retry: { minTimeout: 5, maxTimeout: 50 } });
-    await view.ready;
-    // Both subscribe concurrently; a Topic registers and snapshots in one step.
-    await Promise.all([
-      Promise.resolve(
-        view.subscribe((v) => (seen.rpc = v), { label: 'rpc-client', delivery: 'latest' }),
-      ),
-      Promise.resolve(
-        view.subscribe((v) => (seen.backup = v), { label: 'backup-file', delivery: 'latest' }),
-      ),
-    ]);
-  } else {
-    const topic = new NaiveTopic();
-    await Promise.all([
-      topic.subscribe((v) => (seen.rpc = v)),
-      topic.subscribe((v) => (seen.backup = v)),
-    ]);
-    void naiveWatchLoop(registry, (list) => topic.publish(list));
-  }
+  const client = await discoveryClient({ guarded, store: registry });
+  await client.view?.ready;
+  const { seen } = client;
   let staleRpc = 0;
   let staleBackup = 0;
+  const start = Date.now();
+  const series = [[0, 0]]; // [seconds, deploys the worse subscriber missed so far]
   for (let round = 0; round < ROUNDS; round++) {
     // A rolling deploy: 25% new pods appear, then as many old ones vanish, quickly.
     const fresh = [`10.0.1.${next++}:9000`, `10.0.1.${next++}:9000`];
@@ -45,14 +28,15 @@ async function run(guarded, progress) {
     registry.set(pods);
     await new Promise((r) => setTimeout(r, 40));
     const want = pods.join(',');
-    if (seen.rpc?.join(',') !== want) staleRpc++;
-    if (seen.backup?.join(',') !== want) staleBackup++;
+    if (seen['rpc-client']?.join(',') !== want) staleRpc++;
+    if (seen['backup-file']?.join(',') !== want) staleBackup++;
+    series.push([(Date.now() - start) / 1000, Math.max(staleRpc, staleBackup)]);
   }
-  view?.close();
+  client.close();
   progress(
     `${guarded ? 'guarded' : 'naive'}: RPC client stale after ${staleRpc}/${ROUNDS} deploys, backup file after ${staleBackup}/${ROUNDS}`,
   );
-  return { staleRpc, staleBackup, rpcEverUpdated: seen.rpc !== undefined };
+  return { staleRpc, staleBackup, rpcEverUpdated: seen['rpc-client'] !== undefined, series };
 }
 
 export default {

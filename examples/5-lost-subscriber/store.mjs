@@ -29,11 +29,20 @@ export class Registry {
       },
     };
   }
+  listeners = new Set();
+  /** Calls `fn` after every change (how server.mjs serves watches over TCP). */
+  on(fn) {
+    this.listeners.add(fn);
+  }
+  off(fn) {
+    this.listeners.delete(fn);
+  }
   set(members) {
     this.members = [...members];
     this.version++;
     const w = this.watchers;
     this.watchers = [];
     for (const res of w) res({ kind: 'changed' });
+    for (const fn of this.listeners) fn();
   }
 }

@@ -11,6 +11,7 @@ export {
 export { freePort, waitFor } from './ports.js';
 export {
   countTcpStates,
+  ownSocketInodes,
   parseProcNetTcp,
   TCP_STATES,
   type CountOptions,

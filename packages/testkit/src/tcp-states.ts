@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 
 /** Kernel TCP states as /proc/net/tcp numbers them. */
 export const TCP_STATES = [
@@ -22,6 +22,8 @@ export interface TcpSocketRow {
   localPort: number;
   remotePort: number;
   state: TcpState;
+  /** The socket's inode: matches a `socket:[inode]` link in some process's /proc/<pid>/fd. */
+  inode: number;
 }
 
 /** Parses the text of /proc/net/tcp or /proc/net/tcp6. */
@@ -38,6 +40,7 @@ export function parseProcNetTcp(text: string): TcpSocketRow[] {
       localPort: Number.parseInt(local[1]!, 16),
       remotePort: Number.parseInt(remote[1]!, 16),
       state,
+      inode: Number(f[9] ?? 0),
     });
   }
   return rows;
@@ -71,4 +74,18 @@ export function countTcpStates(port?: number, options: CountOptions = {}): TcpSt
     }
   }
   return counts;
+}
+
+/** The inodes of this process's open sockets (from /proc/self/fd), to pick its rows from parseProcNetTcp. */
+export function ownSocketInodes(): Set<number> {
+  const inodes = new Set<number>();
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${fd}`));
+      if (m) inodes.add(Number(m[1]));
+    } catch {
+      // closed between the listing and the readlink
+    }
+  }
+  return inodes;
 }

@@ -22,7 +22,9 @@ describe('parseProcNetTcp (property)', () => {
               `${String(i).padStart(4)}: ${addr(r.v6)}:${hex(r.localPort, 4)} ${addr(r.v6)}:${hex(r.remotePort, 4)} ${hex(TCP_STATES.indexOf(r.state) + 1, 2)} 00000000:00000000 00:00000000 00000000     0        0 ${i} 1 0 20 4 30 10 -1`,
           ),
         ].join('\n');
-        expect(parseProcNetTcp(text)).toEqual(rows.map(({ v6: _, ...r }) => r));
+        expect(parseProcNetTcp(text)).toEqual(
+          rows.map(({ v6: _, ...r }, i) => ({ ...r, inode: i })),
+        );
       }),
     );
   });

@@ -1,6 +1,7 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { countTcpStates, parseProcNetTcp, waitFor } from '../src/index.js';
+import { readFileSync } from 'node:fs';
+import { countTcpStates, ownSocketInodes, parseProcNetTcp, waitFor } from '../src/index.js';
 
 const SAMPLE = `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
    0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1 0000000000000000 100 0 0 10 0
@@ -11,9 +12,9 @@ const SAMPLE = `  sl  local_address rem_address   st tx_queue rx_queue tr tm->wh
 describe('parseProcNetTcp', () => {
   it('reads ports and states from /proc/net/tcp text', () => {
     expect(parseProcNetTcp(SAMPLE)).toEqual([
-      { localPort: 8080, remotePort: 0, state: 'LISTEN' },
-      { localPort: 8080, remotePort: 54321, state: 'CLOSE_WAIT' },
-      { localPort: 54321, remotePort: 8080, state: 'FIN_WAIT2' },
+      { localPort: 8080, remotePort: 0, state: 'LISTEN', inode: 1 },
+      { localPort: 8080, remotePort: 54321, state: 'CLOSE_WAIT', inode: 2 },
+      { localPort: 54321, remotePort: 8080, state: 'FIN_WAIT2', inode: 0 },
     ]);
   });
 
@@ -55,5 +56,22 @@ describe('countTcpStates', () => {
       'CLOSE_WAIT to clear',
     );
     client.destroy();
+  });
+});
+
+describe('ownSocketInodes', () => {
+  it("names this process's sockets, so its rows can be told from other processes'", async () => {
+    const server = net.createServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as net.AddressInfo;
+    const rows = () =>
+      parseProcNetTcp(readFileSync('/proc/thread-self/net/tcp', 'utf8')).filter(
+        (r) => r.localPort === port && r.state === 'LISTEN',
+      );
+    expect(rows()).toHaveLength(1);
+    expect(ownSocketInodes().has(rows()[0]!.inode)).toBe(true);
+    const inode = rows()[0]!.inode;
+    await new Promise((r) => server.close(r));
+    expect(ownSocketInodes().has(inode)).toBe(false);
   });
 });
