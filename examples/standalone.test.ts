@@ -52,13 +52,13 @@ describe('the lab run by hand', () => {
 
   it('2: the naive push service freezes on the forgotten lock; the guarded one warns and goes on', async () => {
     const [a, b] = [await freePort(), await freePort()];
-    const naive = start('2-lock-never-released/server.mjs', ['--port', a, '--rare-every', 20]);
+    const naive = start('2-lock-never-released/server.mjs', ['--port', a, '--rare-every', 50]);
     const guarded = start('2-lock-never-released/server.mjs', [
       '--guarded',
       '--port',
       b,
       '--rare-every',
-      20,
+      50,
     ]);
     await Promise.all([listening(naive), listening(guarded)]);
     for (const port of [a, b]) {
@@ -67,12 +67,12 @@ describe('the lab run by hand', () => {
     }
     await sleep(4500);
     expect(lastLine(naive.output(), 'quotes pushed')).toMatch(
-      /^\[.+\] 21 quotes pushed; consumer waiting for the lock/,
+      /^\[.+\] 51 quotes pushed; consumer waiting for the lock/,
     );
     expect(
       Number(lastLine(guarded.output(), 'quotes pushed').match(/\] (\d+) quotes/)![1]),
-    ).toBeGreaterThan(40);
-    expect(guarded.output()).toMatch(/HalfopenLockStall: lock consumer held by quote 20 /);
+    ).toBeGreaterThan(51);
+    expect(guarded.output()).toMatch(/HalfopenLockStall: lock consumer held by quote 50 /);
   });
 
   it('3: a prober that forgets its connections starves the naive worker pool, not the guarded one', async () => {
