@@ -24,7 +24,11 @@ function ask(port) {
       buf += d;
       if (!buf.includes('\n')) return;
       s.destroy();
-      resolve(JSON.parse(buf.slice(0, buf.indexOf('\n'))));
+      try {
+        resolve(JSON.parse(buf.slice(0, buf.indexOf('\n'))));
+      } catch {
+        resolve({ error: `malformed answer ${buf.slice(0, 40)}` });
+      }
     });
   });
 }

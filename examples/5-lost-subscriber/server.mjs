@@ -61,9 +61,14 @@ export function registryConnection(port) {
   socket.on('data', (d) => {
     buf += d;
     for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
-      const msg = JSON.parse(buf.slice(0, nl));
+      let msg;
+      try {
+        msg = JSON.parse(buf.slice(0, nl));
+      } catch {
+        msg = { error: `malformed answer from the registry: ${buf.slice(0, Math.min(nl, 40))}` };
+      }
       buf = buf.slice(nl + 1);
-      if (msg.event === 'changed') {
+      if (msg?.event === 'changed') {
         const fire = watchers;
         watchers = [];
         for (const w of fire) w({ kind: 'changed' });
@@ -76,7 +81,7 @@ export function registryConnection(port) {
       answers.push({
         reject,
         resolve: (msg) => {
-          if (msg.error) return reject(new Error(msg.error));
+          if (!msg || msg.error) return reject(new Error(msg?.error ?? 'empty answer'));
           const r = { value: msg.members, version: msg.version };
           if (watched) r.next = new Promise((w) => watchers.push(w)); // armed with this answer
           resolve(r);
