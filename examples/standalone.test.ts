@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { freePort, waitFor } from '@halfopen/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -28,6 +29,28 @@ const lastLine = (text: string, has: string) =>
     .split('\n')
     .filter((l) => l.includes(has))
     .at(-1) ?? '';
+/** The first of `n` consecutive ports free on 127.0.0.1, below the kernel's ephemeral range. */
+async function freeRange(n: number): Promise<number> {
+  for (;;) {
+    const base = 20_000 + Math.floor(Math.random() * 12_000);
+    const servers: net.Server[] = [];
+    try {
+      for (let p = base; p < base + n; p++) {
+        const s = net.createServer();
+        servers.push(s);
+        await new Promise<void>((resolve, reject) => {
+          s.once('error', reject);
+          s.listen(p, '127.0.0.1', resolve);
+        });
+      }
+      return base;
+    } catch {
+      // one was taken: try another range
+    } finally {
+      await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+    }
+  }
+}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 afterEach(async () => {
@@ -36,7 +59,8 @@ afterEach(async () => {
 
 describe('the lab run by hand', () => {
   it('1: a controller that reconnects gets stale answers from the naive cluster, none from the guarded one', async () => {
-    const [a, b] = [await freePort(), await freePort()];
+    const a = await freeRange(16); // two clusters of 8 consecutive ports
+    const b = a + 8;
     const naive = start('1-undead-sockets/cluster.mjs', ['--port', a]);
     const guarded = start('1-undead-sockets/cluster.mjs', ['--guarded', '--port', b]);
     await Promise.all([listening(naive), listening(guarded)]);
