@@ -43,8 +43,7 @@ describe('zookeeperChildren options', () => {
     }
     getChildren() {}
   }
-
-  it('a client not reconnected within the session timeout is replaced, failing its unanswered read', async () => {
+  const silentSource = () => {
     const made: SilentClient[] = [];
     const source = zookeeperChildren({
       path: '/s',
@@ -53,6 +52,11 @@ describe('zookeeperChildren options', () => {
         return made.at(-1) as never;
       },
     });
+    return { made, source };
+  };
+
+  it('a client not reconnected within the session timeout is replaced, failing its unanswered read', async () => {
+    const { made, source } = silentSource();
     const read = source.read(new AbortController().signal);
     const outcome = read.then(
       () => 'answered',
@@ -71,14 +75,7 @@ describe('zookeeperChildren options', () => {
   });
 
   it('a client that reconnects in time is kept', async () => {
-    const made: SilentClient[] = [];
-    const source = zookeeperChildren({
-      path: '/s',
-      createClient: () => {
-        made.push(new SilentClient());
-        return made.at(-1) as never;
-      },
-    });
+    const { made, source } = silentSource();
     void source.read(new AbortController().signal).catch(() => {});
     await new Promise((r) => setTimeout(r, 20));
     made[0]!.emit('disconnected');
