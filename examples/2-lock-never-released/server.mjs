@@ -5,7 +5,8 @@
 // Guarded: LeaseLock (the forgotten holder loses the lock after its lease, with a warning that
 // names it) and guardSocket's write stall (the stopped reader is cut).
 //
-// Standalone: `node examples/2-lock-never-released/server.mjs [--guarded] [--port 7102] [--rare-every 250]`
+// Standalone:
+// `node examples/2-lock-never-released/server.mjs [--guarded] [--port 7102] [--rare-every 250]`
 // feeds a quote every 20 ms and prints, every 2 s, the quotes pushed, who holds the lock, and
 // what each subscriber has buffered. Attack it by hand with
 // `node examples/2-lock-never-released/subscriber.mjs` (a healthy app) and

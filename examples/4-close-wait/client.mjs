@@ -6,8 +6,8 @@
 //
 // Standalone: `node examples/4-close-wait/client.mjs [--guarded] [--registry 7104]` reads the
 // name list of `node examples/4-close-wait/backends.mjs` every 500 ms, sends a byte to each live
-// backend, and prints every 2 s how many connections it holds and how many of its sockets are in
-// CLOSE_WAIT (the kernel's count; `ss -tan state close-wait` shows the same).
+// backend, and prints every 2 s how many connections it holds and how many of its own sockets are
+// in CLOSE_WAIT (the kernel's table, picked by inode; `ss -tan state close-wait` shows them too).
 import net from 'node:net';
 import { connect } from '@halfopen/keepalive';
 import { ConnectionMap } from '@halfopen/reaper';

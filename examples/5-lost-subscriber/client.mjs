@@ -6,7 +6,8 @@
 //
 // Standalone: `node examples/5-lost-subscriber/client.mjs [--guarded] [--registry 7105]` follows
 // `node examples/5-lost-subscriber/server.mjs` and prints every 2 s, for each subscriber, whether
-// its list has differed from the registry's for more than 500 ms. Restart the server to see what a lost connection does.
+// its list has differed from the registry's for more than 500 ms. Restart the server to see what
+// a lost connection does.
 import { rearm } from '@halfopen/rearm';
 import { flag, isMain, option, statusEvery } from '../cli.mjs';
 import { NaiveTopic, naiveWatchLoop } from './naive.mjs';
