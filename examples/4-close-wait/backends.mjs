@@ -6,9 +6,8 @@
 // runs `--live` backends and replaces one every `--every` ms, like daily redeploys sped up. The
 // name list is served on 127.0.0.1:`--port`: each connection gets one line, the live ports
 // comma-separated. Point `node examples/4-close-wait/client.mjs [--guarded]` at it.
-import { readFileSync } from 'node:fs';
 import net from 'node:net';
-import { ownSocketInodes, parseProcNetTcp } from '@halfopen/testkit';
+import { ownSocketInodes, tcpSockets } from '@halfopen/testkit';
 import { isMain, option, serve, statusEvery } from '../cli.mjs';
 
 export async function backend() {
@@ -46,18 +45,9 @@ export function dial(port, paused = false) {
 /** This process's sockets in CLOSE_WAIT (from the kernel's table) whose peer port is in `ports`. */
 export function closeWaitTo(ports) {
   const own = ownSocketInodes();
-  let n = 0;
-  for (const file of ['/proc/thread-self/net/tcp', '/proc/thread-self/net/tcp6']) {
-    let text;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch {
-      continue;
-    }
-    for (const row of parseProcNetTcp(text))
-      if (row.state === 'CLOSE_WAIT' && ports.has(row.remotePort) && own.has(row.inode)) n++;
-  }
-  return n;
+  return tcpSockets().filter(
+    (row) => row.state === 'CLOSE_WAIT' && ports.has(row.remotePort) && own.has(row.inode),
+  ).length;
 }
 
 /** Replaces one of `live` backends `rotations` times; `use(ports)` is the client's traffic after each. */

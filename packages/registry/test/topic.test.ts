@@ -1,6 +1,6 @@
 import diagnostics from 'node:diagnostics_channel';
 import { describe, expect, it, vi } from 'vitest';
-import { QueueOverflowError, Topic, TopicClosedError } from '../src/index.js';
+import { type Delivery, QueueOverflowError, Topic, TopicClosedError } from '../src/index.js';
 
 const tick = () => new Promise((r) => setImmediate(r));
 function deferred() {
@@ -9,6 +9,20 @@ function deferred() {
     resolve = r;
   });
   return { promise, resolve };
+}
+
+/** A subscriber that records every value and stays busy on the first until `gate` opens. */
+function busyOnFirst(t: Topic<number>, delivery: Delivery) {
+  const gate = deferred();
+  const got: number[] = [];
+  const sub = t.subscribe(
+    async (v) => {
+      got.push(v);
+      if (v === 1) await gate.promise;
+    },
+    { delivery },
+  );
+  return { gate, got, sub };
 }
 
 describe('Topic basics', () => {
@@ -182,15 +196,7 @@ describe('async listeners and delivery modes', () => {
 
   it("'latest' skips to the newest version while the listener is busy", async () => {
     const t = new Topic<number>({ replay: false });
-    const gate = deferred();
-    const got: number[] = [];
-    const sub = t.subscribe(
-      async (v) => {
-        got.push(v);
-        if (v === 1) await gate.promise;
-      },
-      { delivery: 'latest' },
-    );
+    const { gate, got, sub } = busyOnFirst(t, 'latest');
     for (let i = 1; i <= 100; i++) t.publish(i);
     expect(sub.pending).toBe(1);
     gate.resolve();
@@ -200,15 +206,7 @@ describe('async listeners and delivery modes', () => {
 
   it("a queue with 'drop-oldest' keeps the newest n and counts the drops", async () => {
     const t = new Topic<number>({ replay: false });
-    const gate = deferred();
-    const got: number[] = [];
-    const sub = t.subscribe(
-      async (v) => {
-        got.push(v);
-        if (v === 1) await gate.promise;
-      },
-      { delivery: { queue: 2, overflow: 'drop-oldest' } },
-    );
+    const { gate, got, sub } = busyOnFirst(t, { queue: 2, overflow: 'drop-oldest' });
     for (let i = 1; i <= 5; i++) t.publish(i);
     expect(sub.dropped).toBe(2);
     gate.resolve();

@@ -14,6 +14,7 @@ export {
   ownSocketInodes,
   parseProcNetTcp,
   TCP_STATES,
+  tcpSockets,
   type CountOptions,
   type TcpSocketRow,
   type TcpState,

@@ -51,13 +51,9 @@ export interface CountOptions {
   side?: 'local' | 'remote' | 'either';
 }
 
-/**
- * Counts this thread's network namespace's TCP sockets by state whose local or remote
- * port is `port` (IPv4 and IPv6); every socket when `port` is undefined.
- */
-export function countTcpStates(port?: number, options: CountOptions = {}): TcpStateCounts {
-  const side = options.side ?? 'either';
-  const counts = Object.fromEntries(TCP_STATES.map((s) => [s, 0])) as TcpStateCounts;
+/** Every TCP socket of this thread's network namespace (IPv4 and IPv6), from /proc. */
+export function tcpSockets(): TcpSocketRow[] {
+  const rows: TcpSocketRow[] = [];
   for (const file of ['/proc/thread-self/net/tcp', '/proc/thread-self/net/tcp6']) {
     let text: string;
     try {
@@ -65,13 +61,24 @@ export function countTcpStates(port?: number, options: CountOptions = {}): TcpSt
     } catch {
       continue; // no IPv6 in this kernel
     }
-    for (const row of parseProcNetTcp(text)) {
-      const hit =
-        port === undefined ||
-        (side !== 'remote' && row.localPort === port) ||
-        (side !== 'local' && row.remotePort === port);
-      if (hit) counts[row.state]++;
-    }
+    rows.push(...parseProcNetTcp(text));
+  }
+  return rows;
+}
+
+/**
+ * Counts this thread's network namespace's TCP sockets by state whose local or remote
+ * port is `port` (IPv4 and IPv6); every socket when `port` is undefined.
+ */
+export function countTcpStates(port?: number, options: CountOptions = {}): TcpStateCounts {
+  const side = options.side ?? 'either';
+  const counts = Object.fromEntries(TCP_STATES.map((s) => [s, 0])) as TcpStateCounts;
+  for (const row of tcpSockets()) {
+    const hit =
+      port === undefined ||
+      (side !== 'remote' && row.localPort === port) ||
+      (side !== 'local' && row.remotePort === port);
+    if (hit) counts[row.state]++;
   }
   return counts;
 }

@@ -1,7 +1,12 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
-import { countTcpStates, ownSocketInodes, parseProcNetTcp, waitFor } from '../src/index.js';
+import {
+  countTcpStates,
+  ownSocketInodes,
+  parseProcNetTcp,
+  tcpSockets,
+  waitFor,
+} from '../src/index.js';
 
 const SAMPLE = `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
    0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1 0000000000000000 100 0 0 10 0
@@ -64,10 +69,7 @@ describe('ownSocketInodes', () => {
     const server = net.createServer();
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const { port } = server.address() as net.AddressInfo;
-    const rows = () =>
-      parseProcNetTcp(readFileSync('/proc/thread-self/net/tcp', 'utf8')).filter(
-        (r) => r.localPort === port && r.state === 'LISTEN',
-      );
+    const rows = () => tcpSockets().filter((r) => r.localPort === port && r.state === 'LISTEN');
     expect(rows()).toHaveLength(1);
     expect(ownSocketInodes().has(rows()[0]!.inode)).toBe(true);
     const inode = rows()[0]!.inode;
