@@ -1,10 +1,20 @@
 import { defineConfig } from 'tsup';
 
 // Every package builds the same way: ESM and CJS from src/index.ts, with declarations.
+// The private core (@halfopen/internal) is bundled into each package, code and types, so
+// users never install it.
 export default defineConfig({
   entry: ['src/index.ts'],
   format: ['esm', 'cjs'],
-  dts: true,
+  // Types: the path maps @halfopen/internal to its source, so the declaration bundler inlines
+  // it like the package's own files (resolved through node_modules it would stay an import).
+  dts: {
+    compilerOptions: {
+      baseUrl: '.',
+      paths: { '@halfopen/internal': ['../internal/src/index.ts'] },
+    },
+  },
+  noExternal: [/^@halfopen\/internal/],
   sourcemap: true,
   clean: true,
   shims: true,

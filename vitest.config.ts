@@ -11,7 +11,7 @@ const alias = Object.fromEntries(
     `${packagesDir}${name}/src/index.ts`,
   ]),
 );
-const tiers = ['prop', 'fault', 'int'].map((t) => `**/*.${t}.test.ts`);
+const tiers = ['prop', 'fault', 'int', 'hostile'].map((t) => `**/*.${t}.test.ts`);
 const everywhere = (pattern: string) => [
   `bench/**/${pattern}`,
   `packages/*/test/**/${pattern}`,
@@ -39,6 +39,17 @@ export default defineConfig({
         test: {
           name: 'property',
           include: everywhere('*.prop.test.ts'),
+          setupFiles: ['test/setup/fast-check.ts'],
+          testTimeout: 120_000,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          // Arbitrary options and throwing / never-settling callbacks: a named option error or
+          // the documented behaviour, never a crash, a hang, a negative counter or a leak.
+          name: 'hostile',
+          include: everywhere('*.hostile.test.ts'),
           setupFiles: ['test/setup/fast-check.ts'],
           testTimeout: 120_000,
         },

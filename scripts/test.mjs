@@ -1,5 +1,5 @@
-// The whole test suite: build, then the four tiers one after another, each counted.
-// `node scripts/test.mjs [tier...]` runs only the named tiers (unit, property, fault, integration).
+// The whole test suite: build, then the five tiers one after another, each counted.
+// `node scripts/test.mjs [tier...]` runs only the named tiers (unit, property, hostile, fault, integration).
 // Installs the system parts the fault and integration tiers need when they are missing and
 // this is a root Debian machine; otherwise those tiers fail and say what is missing.
 import { spawnSync } from 'node:child_process';
@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const all = ['unit', 'property', 'fault', 'integration'];
+const all = ['unit', 'property', 'hostile', 'fault', 'integration'];
 const tiers = process.argv.slice(2).length > 0 ? process.argv.slice(2) : all;
 for (const t of tiers) {
   if (!all.includes(t)) {

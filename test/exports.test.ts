@@ -6,8 +6,9 @@ import { describe, expect, it } from 'vitest';
 // Every package's built output loads both ways from a plain Node process: `import` (ESM)
 // and `require()` (CommonJS), with the same named exports. New packages are picked up here.
 const root = fileURLToPath(new URL('..', import.meta.url));
-const packages = readdirSync(`${root}packages`).filter((d) =>
-  existsSync(`${root}packages/${d}/package.json`),
+// packages/internal is bundled into the others and never built or published on its own.
+const packages = readdirSync(`${root}packages`).filter(
+  (d) => d !== 'internal' && existsSync(`${root}packages/${d}/package.json`),
 );
 
 describe.each(packages)('@halfopen/%s built output', (dir) => {

@@ -1,11 +1,11 @@
+import { HalfopenError } from '@halfopen/internal';
+
 /** Base class of every error this package throws or reports; match on `code`. */
-export class RegistryError extends Error {
+export class RegistryError extends HalfopenError {
   override name = 'RegistryError';
-  constructor(
-    readonly code: 'HALFOPEN_ERR_TOPIC_CLOSED' | 'HALFOPEN_ERR_QUEUE_OVERFLOW',
-    message: string,
-  ) {
-    super(`${code}: ${message}`);
+  declare readonly code: 'HALFOPEN_ERR_TOPIC_CLOSED' | 'HALFOPEN_ERR_QUEUE_OVERFLOW';
+  constructor(code: RegistryError['code'], message: string) {
+    super(code, message);
   }
 }
 

@@ -28,3 +28,11 @@ export {
   type ZooKeeperServer,
 } from './zookeeper.js';
 export { leakSnapshot, assertNoLeaks, type LeakSnapshot } from './leaks.js';
+export {
+  hostileOptions,
+  hostileValue,
+  isOptionError,
+  misbehave,
+  misbehaviour,
+  type Misbehaviour,
+} from './hostile.js';

@@ -1,0 +1,132 @@
+import { MAX_TIMER_MS } from './options.js';
+
+/** A timer that can run past 2^31-1 ms (chained), unref'd unless asked; `cancel()` clears it. */
+export interface LongTimer {
+  cancel(): void;
+  /** Whether it is still waiting. */
+  readonly pending: boolean;
+}
+
+/**
+ * Runs `fn` after `delayMs`, however long (Node's own timers fire after 1 ms past 2^31-1):
+ * longer delays are chained. Unref'd unless `ref` is true. `delayMs` must be finite and >= 0.
+ */
+export function longTimeout(fn: () => void, delayMs: number, ref = false): LongTimer {
+  let handle: NodeJS.Timeout | undefined;
+  let left = delayMs;
+  const t = {
+    pending: true,
+    cancel(): void {
+      if (handle) clearTimeout(handle);
+      handle = undefined;
+      t.pending = false;
+    },
+  };
+  const arm = (): void => {
+    const step = Math.min(left, MAX_TIMER_MS);
+    left -= step;
+    handle = setTimeout(() => {
+      if (left > 0) return arm();
+      handle = undefined;
+      t.pending = false;
+      fn();
+    }, step);
+    if (!ref) handle.unref();
+  };
+  arm();
+  return t;
+}
+
+interface Pending {
+  reject: (error: unknown) => void;
+}
+
+/**
+ * One way to close: while open, a package tracks its pending promises and timers here;
+ * `close(error)` rejects every pending promise with `error` (a coded `*_CLOSED` error), clears
+ * every timer and runs the cleanups. Idempotent: later closes do nothing and return false.
+ */
+export class Lifecycle {
+  #closed = false;
+  readonly #pending = new Set<Pending>();
+  readonly #timers = new Set<LongTimer>();
+  readonly #cleanups: Array<() => void> = [];
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Pending promises not yet settled (for stats and leak assertions). */
+  get pendingCount(): number {
+    return this.#pending.size;
+  }
+
+  /**
+   * Wraps a promise so that `close()` rejects it if it is still pending then. The returned
+   * promise settles once, with whichever comes first. After close it rejects at once with
+   * `closedError()`.
+   */
+  track<T>(promise: Promise<T>, closedError: () => unknown): Promise<T> {
+    if (this.#closed) {
+      promise.catch(() => {});
+      return Promise.reject(closedError());
+    }
+    return new Promise<T>((resolve, reject) => {
+      const entry: Pending = { reject };
+      this.#pending.add(entry);
+      promise.then(
+        (v) => {
+          this.#pending.delete(entry);
+          resolve(v);
+        },
+        (e) => {
+          this.#pending.delete(entry);
+          reject(e);
+        },
+      );
+    });
+  }
+
+  /** Registers a reject function to call at close (for promises built by hand). Returns an unregister. */
+  hold(reject: (error: unknown) => void): () => void {
+    const entry: Pending = { reject };
+    this.#pending.add(entry);
+    return () => this.#pending.delete(entry);
+  }
+
+  /** A tracked, unref'd timer (long delays chained); cleared at close, forgotten when it fires. */
+  timeout(fn: () => void, delayMs: number): LongTimer {
+    if (this.#closed) return { cancel() {}, pending: false };
+    const t = longTimeout(() => {
+      this.#timers.delete(t);
+      fn();
+    }, delayMs);
+    this.#timers.add(t);
+    return t;
+  }
+
+  /** Runs `fn` at close (in registration order), after pending promises are rejected. */
+  onClose(fn: () => void): void {
+    if (this.#closed) fn();
+    else this.#cleanups.push(fn);
+  }
+
+  /** Rejects every pending promise with `error`, clears every timer, runs cleanups. */
+  close(error: unknown): boolean {
+    if (this.#closed) return false;
+    this.#closed = true;
+    for (const t of this.#timers) t.cancel();
+    this.#timers.clear();
+    const pending = [...this.#pending];
+    this.#pending.clear();
+    for (const p of pending) p.reject(error);
+    for (const fn of this.#cleanups.splice(0)) {
+      try {
+        fn();
+      } catch {
+        // a cleanup's failure must not stop the others
+      }
+    }
+    return true;
+  }
+}
