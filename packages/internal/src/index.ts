@@ -6,6 +6,7 @@ export {
   checkOptions,
   count,
   describe,
+  factor,
   fn,
   fraction,
   MAX_TIMER_MS,
@@ -13,6 +14,7 @@ export {
   oneOf,
   rate,
   signal,
+  text,
   type MsCheck,
   type NumberCheck,
 } from './options.js';

@@ -128,6 +128,21 @@ export function bytes(v: unknown, name: string, c: NumberCheck = {}): number {
   return n;
 }
 
+/** A multiplier (a backoff factor): finite, within min..max (default 1..Number.MAX_SAFE_INTEGER). */
+export function factor(v: unknown, name: string, c: NumberCheck = {}): number {
+  const n = number(v, name, 'a multiplier', c);
+  if (n === undefined) return n as unknown as number;
+  range(n, name, 'a multiplier', c.min ?? 1, c.max ?? Number.MAX_SAFE_INTEGER);
+  return n;
+}
+
+/** An optional string (a name for diagnostics). */
+export function text(v: unknown, name: string, def: string): string {
+  if (v === undefined) return def;
+  if (typeof v !== 'string') throw new TypeError(`${name} must be a string, got ${describe(v)}`);
+  return v;
+}
+
 /** An optional function. */
 // biome-ignore lint/suspicious/noExplicitAny: any callable shape is checked by the caller's type
 export function fn<F extends (...args: any[]) => unknown>(
