@@ -6,20 +6,49 @@
 export type ErrorSink = (error: unknown) => void;
 
 function absorb(result: unknown, onError: ErrorSink): void {
-  if (result === null || (typeof result !== 'object' && typeof result !== 'function')) return;
+  whenSettled(result, noop, onError);
+}
+
+function noop(): void {}
+
+/**
+ * Waits for what user code returned, if it is a thenable. Returns true when it is still
+ * pending: `onSettled` will be called exactly once, later, when it fulfils or rejects (a
+ * rejection goes to `onError` first). Returns false when there is nothing to wait for: not a
+ * thenable, reading or calling its `then` threw (reported), or it settled inside `then()` (a
+ * rejection reported); `onSettled` is then never called, so a caller looping over deliveries
+ * does not recurse. Later calls of the thenable's callbacks are ignored.
+ */
+export function whenSettled(result: unknown, onSettled: () => void, onError: ErrorSink): boolean {
+  if (result === null || (typeof result !== 'object' && typeof result !== 'function')) return false;
   let then: unknown;
   try {
     then = (result as { then?: unknown }).then;
   } catch (error) {
-    onError(error);
-    return;
-  }
-  if (typeof then !== 'function') return;
-  try {
-    then.call(result, undefined, (error: unknown) => report(onError, error));
-  } catch (error) {
     report(onError, error);
+    return false;
   }
+  if (typeof then !== 'function') return false;
+  let state = 0; // 0: inside then(), 1: pending, 2: settled
+  const done = (error: unknown, failed: boolean): void => {
+    if (state === 2) return;
+    const later = state === 1;
+    state = 2;
+    if (failed) report(onError, error);
+    if (later) onSettled();
+  };
+  try {
+    then.call(
+      result,
+      () => done(undefined, false),
+      (error: unknown) => done(error, true),
+    );
+  } catch (error) {
+    done(error, true);
+  }
+  if (state === 2) return false;
+  state = 1;
+  return true;
 }
 
 function report(onError: ErrorSink, error: unknown): void {

@@ -19,7 +19,7 @@ export {
   type NumberCheck,
 } from './options.js';
 export { HalfopenError } from './errors.js';
-export { callUser, callUserAsync, type ErrorSink } from './callbacks.js';
+export { callUser, callUserAsync, type ErrorSink, whenSettled } from './callbacks.js';
 export { Lifecycle, type LongTimer, longTimeout } from './lifecycle.js';
 export { channels, publish } from './diagnostics.js';
 export { DeadlineHeap, type HeapItem } from './heap.js';
