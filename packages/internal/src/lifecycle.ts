@@ -5,6 +5,8 @@ export interface LongTimer {
   cancel(): void;
   /** Whether it is still waiting. */
   readonly pending: boolean;
+  /** Whether it keeps the process alive (true) or not (false), from now on, chained steps too. */
+  ref(on: boolean): void;
 }
 
 /**
@@ -20,6 +22,10 @@ export function longTimeout(fn: () => void, delayMs: number, ref = false): LongT
       if (handle) clearTimeout(handle);
       handle = undefined;
       t.pending = false;
+    },
+    ref(on: boolean): void {
+      ref = on;
+      if (handle) on ? handle.ref() : handle.unref();
     },
   };
   const arm = (): void => {
@@ -96,7 +102,7 @@ export class Lifecycle {
 
   /** A tracked, unref'd timer (long delays chained); cleared at close, forgotten when it fires. */
   timeout(fn: () => void, delayMs: number): LongTimer {
-    if (this.#closed) return { cancel() {}, pending: false };
+    if (this.#closed) return { cancel() {}, pending: false, ref() {} };
     const t = longTimeout(() => {
       this.#timers.delete(t);
       fn();

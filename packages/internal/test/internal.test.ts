@@ -153,6 +153,24 @@ describe('longTimeout and Lifecycle', () => {
     expect(fn).toHaveBeenCalledTimes(1);
   });
 
+  it('keeps the process alive only while ref(true), chained steps included', () => {
+    // Real timers: process.getActiveResourcesInfo() lists a Timeout only while it is ref'd.
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const before = timers();
+    const t = longTimeout(() => {}, 2 ** 32);
+    expect(timers()).toBe(before);
+    t.ref(true);
+    expect(timers()).toBe(before + 1);
+    t.ref(false);
+    expect(timers()).toBe(before);
+    const r = longTimeout(() => {}, 1000, true);
+    expect(timers()).toBe(before + 1);
+    r.cancel();
+    t.cancel();
+    expect(timers()).toBe(before);
+    expect(t.pending).toBe(false);
+  });
+
   it('close rejects every pending promise, clears timers and is idempotent', async () => {
     vi.useFakeTimers();
     const life = new Lifecycle();
