@@ -1,11 +1,12 @@
 import { defineConfig } from 'tsup';
 
-// Every package builds the same way: ESM and CJS from src/index.ts, with declarations.
+// Every package builds the same way: ESM from src/index.ts, with declarations.
 // The private core (@halfopen/internal) is bundled into each package, code and types, so
 // users never install it.
 export default defineConfig({
   entry: ['src/index.ts'],
-  format: ['esm', 'cjs'],
+  // ESM only: one module instance per process, also for require() (docs/modules.md).
+  format: ['esm'],
   // Types: the path maps @halfopen/internal to its source, so the declaration bundler inlines
   // it like the package's own files (resolved through node_modules it would stay an import).
   dts: {

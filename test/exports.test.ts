@@ -4,7 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 // Every package's built output loads both ways from a plain Node process: `import` (ESM)
-// and `require()` (CommonJS), with the same named exports. New packages are picked up here.
+// and `require()` (CommonJS), as ONE module instance (docs/modules.md): the same classes,
+// functions and state both ways. New packages are picked up here.
 const root = fileURLToPath(new URL('..', import.meta.url));
 // packages/internal is bundled into the others and never built or published on its own.
 const packages = readdirSync(`${root}packages`).filter(
@@ -20,12 +21,11 @@ describe.each(packages)('@halfopen/%s built output', (dir) => {
       encoding: 'utf8',
     }).trim();
 
-  it('has an exports map with types for import and require', () => {
-    const dot = pkg.exports['.'];
-    expect(dot.import.types).toMatch(/\.d\.ts$/);
-    expect(dot.require.types).toMatch(/\.d\.cts$/);
+  it('has one ESM entry with types, and engines that require() ESM', () => {
+    expect(pkg.exports['.']).toEqual({ types: './dist/index.d.ts', default: './dist/index.js' });
+    expect(pkg.type).toBe('module');
     expect(pkg.sideEffects).toBe(false);
-    expect(pkg.engines.node).toMatch(/>=\s*20/);
+    expect(pkg.engines.node).toBe('^20.19.0 || >=22.12.0');
   });
 
   it('loads with import and with require, exposing the same names', () => {
@@ -39,5 +39,16 @@ describe.each(packages)('@halfopen/%s built output', (dir) => {
     );
     expect(viaImport.length).toBeGreaterThan(0);
     expect(viaRequire).toBe(viaImport);
+  });
+
+  it('is one module instance: every export is the same object through import and require', () => {
+    const differing = node(
+      `import { createRequire } from 'node:module';
+       const m = await import('${pkg.name}');
+       const r = createRequire(import.meta.url)('${pkg.name}');
+       console.log(Object.keys(m).filter((k) => m[k] !== r[k]).join(','));`,
+      'module',
+    );
+    expect(differing).toBe('');
   });
 });
