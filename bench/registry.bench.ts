@@ -97,13 +97,13 @@ async function slowSubscriberMemory(): Promise<Measurement[]> {
     for (const r of waiting.splice(0)) r();
     return grown;
   };
-  const topicWith = (delivery: 'latest' | 'sync') => (slow: () => Promise<void>) => {
+  const topicWith = (delivery: 'latest' | 'unbounded') => (slow: () => Promise<void>) => {
     const topic = new Topic<{ i: number }>({ replay: false });
     topic.subscribe(slow, { delivery });
     return (i: number) => topic.publish({ i });
   };
   const latest = await measure(topicWith('latest'));
-  const sync = await measure(topicWith('sync'));
+  const unbounded = await measure(topicWith('unbounded'));
   const emitter = await measure((slow) => {
     const ee3 = new EE3();
     ee3.on('v', slow); // an emitter does not wait: every call is in flight at once
@@ -115,7 +115,7 @@ async function slowSubscriberMemory(): Promise<Measurement[]> {
       value: Math.max(latest, 1024),
       unit: 'heap bytes grown (floor 1 KiB)',
     },
-    { name: "Topic 'sync' (keeps every version)", value: sync, unit: 'heap bytes grown' },
+    { name: "Topic 'unbounded' (keeps every version)", value: unbounded, unit: 'heap bytes grown' },
     { name: 'eventemitter3 + async listener', value: emitter, unit: 'heap bytes grown' },
   ];
 }

@@ -4,7 +4,7 @@ export {
   type Delivery,
   type Listener,
   type SubscribeOptions,
-  Subscription,
+  type Subscription,
   Topic,
   type TopicOptions,
 } from './topic.js';

@@ -1,3 +1,17 @@
+import {
+  bool,
+  callUser,
+  checkOptions,
+  count,
+  describe,
+  fn,
+  ms,
+  oneOf,
+  publish as publishTo,
+  signal as checkSignal,
+  text,
+  whenSettled,
+} from '@halfopen/internal';
 import { channels } from './diagnostics.js';
 import { QueueOverflowError, TopicClosedError } from './errors.js';
 
@@ -7,19 +21,23 @@ export type Listener<T> = (value: T, version: number) => unknown;
 /**
  * What happens to versions published while a subscriber is still busy with an earlier one
  * (its async listener has not settled, or it published from inside its own listener):
- * - `'sync'` (default): every version is kept and delivered in order (unbounded; for listeners that finish quickly).
+ * - `'unbounded'` (default): every version is kept and delivered in order, however many pile
+ *   up (an unbounded queue; for listeners that keep up).
  * - `'latest'`: only the newest is kept; intermediate versions are skipped. Memory stays flat however slow the subscriber.
  * - `{ queue: n, overflow }`: up to n versions are kept; beyond that `'drop-oldest'` drops the oldest kept one,
  *   `'error'` reports a QueueOverflowError and unsubscribes the subscriber.
  */
-export type Delivery = 'sync' | 'latest' | { queue: number; overflow: 'drop-oldest' | 'error' };
+export type Delivery =
+  | 'unbounded'
+  | 'latest'
+  | { queue: number; overflow: 'drop-oldest' | 'error' };
 
 export interface SubscribeOptions {
-  /** Unsubscribes when aborted; an already aborted signal gives an inactive subscription that receives nothing. */
+  /** Unsubscribes when aborted; an already aborted signal gives an inactive subscription that receives nothing. Default: none. */
   signal?: AbortSignal;
-  /** Default `'sync'`. */
+  /** Default `'unbounded'`. */
   delivery?: Delivery;
-  /** A name for diagnostics and `lagging()`. */
+  /** A name for diagnostics and `lagging()`. Default: none. */
   label?: string;
 }
 
@@ -34,94 +52,109 @@ export interface TopicOptions<T> {
   now?: () => number;
 }
 
-const SYNC = 0;
-const LATEST = 1;
-const QUEUE = 2;
-
-function isThenable(r: unknown): r is PromiseLike<unknown> {
-  return (
-    r !== null && typeof r === 'object' && typeof (r as PromiseLike<unknown>).then === 'function'
-  );
+/** One subscriber's registration. `unsubscribe()` takes effect at once, even mid-publish. */
+// `_T` is the topic's value type: unused by these members, kept so `Subscription<T>` reads as the topic it came from.
+export interface Subscription<_T> extends Disposable {
+  /** True until unsubscribed (or the topic closed). */
+  readonly subscribed: boolean;
+  /** The version last delivered to this subscriber (0 before the first). */
+  readonly version: number;
+  /** Versions published but not yet delivered to this subscriber. */
+  readonly pending: number;
+  /** How long this subscriber has been behind (busy or with versions waiting), or 0. */
+  readonly behindMs: number;
+  /** Deliveries made. */
+  readonly delivered: number;
+  /** Listener errors (throws, rejections) and overflows reported. */
+  readonly errors: number;
+  /** Versions dropped by a `drop-oldest` queue. */
+  readonly dropped: number;
+  readonly label: string | undefined;
+  unsubscribe(): void;
 }
 
-/** One subscriber's registration. `unsubscribe()` takes effect at once, even mid-publish. */
-export class Subscription<T> implements Disposable {
-  /** @internal list links; a removed node keeps `next` so a publish walking the list goes on */
-  next: Subscription<T> | null = null;
-  /** @internal */
-  prev: Subscription<T> | null = null;
-  /** The version last delivered to this subscriber (0 before the first). */
+const SUBSCRIBE_KEYS = ['signal', 'delivery', 'label'] as const;
+const TOPIC_KEYS = ['replay', 'onError', 'name', 'now'] as const;
+
+const UNBOUNDED = 0;
+const LATEST = 1;
+const QUEUE = 2;
+/** Kept versions are compacted once this many delivered (or dropped) slots sit before the head. */
+const COMPACT_AT = 32;
+
+// Friend access to Topic's #private members, set in Topic's static block (no closure per subscription).
+let detach: <T>(topic: Topic<T>, s: Sub<T>) => void;
+let clockOf: <T>(topic: Topic<T>) => number;
+
+/** The registration itself: links, counters and kept versions, none of them public. */
+class Sub<T> implements Subscription<T> {
+  // list links; a removed node keeps `next` so a publish walking the list goes on
+  next: Sub<T> | null = null;
+  prev: Sub<T> | null = null;
   version = 0;
-  /** Deliveries made, listener errors, and versions dropped by a `drop-oldest` queue. */
   delivered = 0;
   errors = 0;
   dropped = 0;
-  readonly label: string | undefined;
-  /** @internal the topic's version when this subscription was made: it receives later ones */
-  readonly since: number;
-  /** @internal a delivery to this subscriber is running */
+  /** a delivery to this subscriber is running (or its thenable is pending) */
   busy = false;
-  /** @internal versions kept for later (the hot path checks this, not `pending`) */
+  /** versions kept for later (the hot path checks this, not `pending`) */
   kept = 0;
-  /** @internal false once unsubscribed */
   live = true;
-  /** @internal when it fell behind (-1: it is not behind) */
-  behindSince = -1;
-  /** @internal kept versions (sync, queue) as parallel arrays from `head`; `latest` keeps one */
-  private keptValues: T[] | undefined;
-  private keptVersions: number[] | undefined;
+  /** behind (busy or with versions waiting) since `behindSince` */
+  behind = false;
+  behindSince = 0;
+  /** kept versions (unbounded, queue) as parallel arrays from `head`; `latest` keeps one */
+  private values: T[] | undefined;
+  private versions: number[] | undefined;
   private head = 0;
   private latestVersion = 0;
   private latestValue: T | undefined;
+  /** made only when a signal is given (no closure per plain subscribe) */
+  onAbort: (() => void) | undefined;
+  /** made at the first async delivery: the thenable settled / failed */
+  settle: (() => void) | undefined;
+  fail: ((error: unknown) => void) | undefined;
 
-  /** @internal */
   constructor(
-    private readonly topic: Topic<T>,
+    readonly topic: Topic<T>,
     readonly listener: Listener<T>,
     readonly mode: number,
     readonly limit: number,
     readonly overflowError: boolean,
-    since: number,
-    label: string | undefined,
-    private readonly signal: AbortSignal | undefined,
-  ) {
-    this.since = since;
-    this.label = label;
-  }
+    /** the topic's version when this subscription was made: it receives later ones */
+    readonly since: number,
+    readonly label: string | undefined,
+    readonly signal: AbortSignal | undefined,
+  ) {}
 
-  /** True until unsubscribed (or the topic closed). */
   get subscribed(): boolean {
     return this.live;
   }
 
-  /** Versions published but not yet delivered to this subscriber. */
   get pending(): number {
     return this.kept;
   }
 
-  /** How long this subscriber has been behind (busy or with versions waiting), or 0. */
   get behindMs(): number {
-    return this.behindSince < 0 ? 0 : this.topic.now() - this.behindSince;
+    return this.behind ? clockOf(this.topic) - this.behindSince : 0;
   }
 
   unsubscribe(): void {
     if (!this.live) return;
     this.live = false;
     this.kept = 0;
-    this.keptValues = this.keptVersions = undefined;
+    this.behind = false;
+    this.values = this.versions = undefined;
     this.latestValue = undefined;
     if (this.onAbort) this.signal?.removeEventListener('abort', this.onAbort);
-    this.topic.remove(this);
+    detach(this.topic, this);
   }
 
   [Symbol.dispose](): void {
     this.unsubscribe();
   }
 
-  /** @internal made only when a signal is given (no closure per plain subscribe) */
-  onAbort: (() => void) | undefined;
-
-  /** @internal keep a version for later; false when the subscriber had to go (overflow: error) */
+  /** Keeps a version for later; false when the subscriber has to go (overflow: error). */
   keep(value: T, version: number): boolean {
     if (this.mode === LATEST) {
       this.latestValue = value;
@@ -129,24 +162,32 @@ export class Subscription<T> implements Disposable {
       this.kept = 1;
       return true;
     }
-    this.keptValues ??= [];
-    this.keptVersions ??= [];
-    if (this.mode === QUEUE && this.keptVersions.length - this.head >= this.limit) {
+    this.values ??= [];
+    this.versions ??= [];
+    const { values, versions } = this;
+    if (this.mode === QUEUE && versions.length - this.head >= this.limit) {
       if (this.overflowError) return false;
-      const dropped = this.keptVersions[this.head]!;
-      this.keptValues[this.head] = undefined as T;
+      const dropped = versions[this.head]!;
+      values[this.head] = undefined as T;
       this.head++;
       this.dropped++;
       if (channels.drop.hasSubscribers)
         channels.drop.publish({ topic: this.topic.name, version: dropped, subscription: this });
     }
-    this.keptValues.push(value);
-    this.keptVersions.push(version);
-    this.kept = this.keptVersions.length - this.head;
+    // Slots before the head are spent: drop them once they are half the arrays, so a queue
+    // that drops (or a backlog being worked off) holds what it keeps, not what it ever kept.
+    if (this.head >= COMPACT_AT && 2 * this.head >= versions.length) {
+      values.splice(0, this.head);
+      versions.splice(0, this.head);
+      this.head = 0;
+    }
+    values.push(value);
+    versions.push(version);
+    this.kept = versions.length - this.head;
     return true;
   }
 
-  /** @internal the next kept version, or false */
+  /** The next kept version into `out`, or false. */
   take(out: { value: T | undefined; version: number }): boolean {
     if (this.mode === LATEST) {
       if (this.kept === 0) return false;
@@ -156,14 +197,15 @@ export class Subscription<T> implements Disposable {
       this.kept = 0;
       return true;
     }
-    const versions = this.keptVersions;
+    const versions = this.versions;
+    const values = this.values!;
     if (!versions || this.head >= versions.length) return false;
-    out.value = this.keptValues![this.head];
+    out.value = values[this.head];
     out.version = versions[this.head]!;
-    this.keptValues![this.head] = undefined as T;
+    values[this.head] = undefined as T;
     if (++this.head === versions.length) {
       versions.length = 0;
-      this.keptValues!.length = 0;
+      values.length = 0;
       this.head = 0;
     }
     this.kept = versions.length - this.head;
@@ -180,243 +222,251 @@ const scratch: { value: unknown; version: number } = { value: undefined, version
  */
 export class Topic<T> implements Disposable {
   readonly name: string;
-  /** @internal */
-  readonly now: () => number;
-  private readonly replay: boolean;
-  private readonly onError: TopicOptions<T>['onError'];
-  private first: Subscription<T> | null = null;
-  private last: Subscription<T> | null = null;
-  private count = 0;
-  private versionNow = 0;
-  private value: T | undefined;
-  private closed = false;
-  // Publishes made while a publish is delivering wait here, so every subscriber sees versions in order.
-  private delivering = false;
-  private readonly waitingValues: T[] = [];
-  private readonly waitingVersions: number[] = [];
+  readonly #now: () => number;
+  readonly #replay: boolean;
+  readonly #onError: TopicOptions<T>['onError'];
+  #first: Sub<T> | null = null;
+  #last: Sub<T> | null = null;
+  #count = 0;
+  #version = 0;
+  #value: T | undefined;
+  #closed = false;
+  // Publishes made while a publish (or a replay) is delivering wait here, so every subscriber
+  // sees versions in order and a listener publishing from inside never nests a delivery.
+  #delivering = false;
+  readonly #waitingValues: T[] = [];
+  readonly #waitingVersions: number[] = [];
 
-  constructor(options: TopicOptions<T> = {}) {
-    if (options === null || typeof options !== 'object') {
-      throw new TypeError(
-        `options must be an object, got ${options === null ? 'null' : typeof options}`,
-      );
-    }
-    if (options.replay !== undefined && typeof options.replay !== 'boolean') {
-      throw new TypeError(`options.replay must be a boolean, got ${typeof options.replay}`);
-    }
-    for (const k of ['onError', 'now'] as const) {
-      if (options[k] !== undefined && typeof options[k] !== 'function') {
-        throw new TypeError(`options.${k} must be a function, got ${typeof options[k]}`);
-      }
-    }
-    if (options.name !== undefined && typeof options.name !== 'string') {
-      throw new TypeError(`options.name must be a string, got ${typeof options.name}`);
-    }
-    this.name = options.name ?? `topic#${++topics}`;
-    this.replay = options.replay ?? true;
-    this.onError = options.onError;
-    this.now = options.now ?? (() => performance.now());
+  static {
+    detach = (topic, s) => topic.#remove(s);
+    clockOf = (topic) => topic.#clock(undefined);
+  }
+
+  constructor(options?: TopicOptions<T>) {
+    const o = checkOptions(options, TOPIC_KEYS);
+    this.#replay = bool(o.replay, 'options.replay', true);
+    this.#onError = fn(o.onError, 'options.onError');
+    const now = fn(o.now, 'options.now');
+    this.name = o.name === undefined ? `topic#${++topics}` : text(o.name, 'options.name', '');
+    this.#now = now ?? (() => performance.now());
   }
 
   /** The latest value and its version, or undefined before the first publish. */
   get current(): { value: T; version: number } | undefined {
-    return this.versionNow === 0 ? undefined : { value: this.value as T, version: this.versionNow };
+    return this.#version === 0 ? undefined : { value: this.#value as T, version: this.#version };
   }
 
   /** The latest version (0 before the first publish). */
   get version(): number {
-    return this.versionNow;
+    return this.#version;
   }
 
   /** Subscriptions registered now. */
   get size(): number {
-    return this.count;
+    return this.#count;
   }
 
   /** Publishes a value; returns its version, one more than the previous. */
   publish(value: T): number {
-    if (this.closed) throw new TopicClosedError(this.name);
-    const version = ++this.versionNow;
-    this.value = value;
-    if (this.delivering) {
-      this.waitingValues.push(value);
-      this.waitingVersions.push(version);
+    if (this.#closed) throw new TopicClosedError(this.name);
+    const version = ++this.#version;
+    this.#value = value;
+    if (this.#delivering) {
+      this.#waitingValues.push(value);
+      this.#waitingVersions.push(version);
       return version;
     }
-    this.delivering = true;
+    this.#delivering = true;
     try {
-      this.fanOut(value, version);
-      if (this.waitingVersions.length !== 0) this.fanOutWaiting();
+      this.#fanOut(value, version);
+      if (this.#waitingVersions.length !== 0) this.#fanOutWaiting();
     } finally {
-      this.delivering = false;
+      this.#delivering = false;
     }
     return version;
   }
 
-  private fanOutWaiting(): void {
+  #fanOutWaiting(): void {
     try {
-      for (let i = 0; i < this.waitingVersions.length; i++) {
-        this.fanOut(this.waitingValues[i]!, this.waitingVersions[i]!);
+      for (let i = 0; i < this.#waitingVersions.length; i++) {
+        this.#fanOut(this.#waitingValues[i]!, this.#waitingVersions[i]!);
       }
     } finally {
-      this.waitingValues.length = 0;
-      this.waitingVersions.length = 0;
+      this.#waitingValues.length = 0;
+      this.#waitingVersions.length = 0;
     }
   }
 
-  private fanOut(value: T, version: number): void {
-    for (let s = this.first; s !== null; s = s.next) {
+  #fanOut(value: T, version: number): void {
+    for (let s = this.#first; s !== null; s = s.next) {
       if (!s.live || s.since >= version) continue;
-      if (s.busy || s.kept !== 0) this.offerLater(s, value, version);
-      else this.deliver(s, value, version);
+      if (s.busy || s.kept !== 0) this.#offerLater(s, value, version);
+      else this.#deliver(s, value, version);
     }
   }
 
-  private offerLater(s: Subscription<T>, value: T, version: number): void {
-    if (s.behindSince < 0) s.behindSince = this.now();
+  #offerLater(s: Sub<T>, value: T, version: number): void {
+    if (!s.behind) this.#markBehind(s);
     if (!s.keep(value, version)) {
-      this.report(new QueueOverflowError(this.name, s.limit, s.version, version), s);
+      this.#report(new QueueOverflowError(this.name, s.limit, s.version, version), s);
       s.unsubscribe();
-    } else if (!s.busy) this.drain(s);
+    } else if (!s.busy) this.#drain(s);
   }
 
-  /** Calls the listener once; an async one leaves the subscriber busy until it settles. */
-  private deliver(s: Subscription<T>, value: T, version: number): void {
-    s.version = version;
-    s.delivered++;
-    s.busy = true;
-    let r: unknown;
-    try {
-      r = s.listener(value, version);
-    } catch (err) {
+  /**
+   * Delivers `value`, then whatever was kept for `s` meanwhile, in a loop (never nested):
+   * until `s` waits on an async listener, has nothing left, or is gone.
+   */
+  #deliver(s: Sub<T>, value: T, version: number): void {
+    for (;;) {
+      s.version = version;
+      s.delivered++;
+      s.busy = true;
+      let r: unknown;
+      try {
+        r = s.listener(value, version);
+      } catch (err) {
+        r = undefined;
+        this.#report(err, s);
+      }
+      // A thenable is always watched (a rejection is reported, never unhandled), even when
+      // the listener unsubscribed itself; a then() that throws is reported and not waited for.
+      if (r !== undefined && this.#awaits(s, r)) {
+        if (s.live && !s.behind) this.#markBehind(s);
+        return;
+      }
       s.busy = false;
-      this.report(err, s);
-      if (s.kept !== 0) this.drain(s);
-      return;
+      if (!s.live || !s.take(scratch as { value: T | undefined; version: number })) break;
+      value = scratch.value as T;
+      version = scratch.version;
+      scratch.value = undefined;
     }
-    s.busy = false;
-    if (r !== undefined && isThenable(r)) this.awaitDelivery(s, r);
-    else if (s.kept !== 0) this.drain(s); // it published to itself from inside
+    if (s.kept === 0) s.behind = false;
   }
 
-  private awaitDelivery(s: Subscription<T>, r: PromiseLike<unknown>): void {
-    s.busy = true;
-    if (s.behindSince < 0) s.behindSince = this.now();
-    r.then(
-      () => this.settled(s),
-      (err: unknown) => {
-        this.report(err, s);
-        this.settled(s);
-      },
-    );
+  #awaits(s: Sub<T>, r: unknown): boolean {
+    s.settle ??= () => {
+      s.busy = false;
+      this.#drain(s);
+    };
+    s.fail ??= (err: unknown) => this.#report(err, s);
+    return whenSettled(r, s.settle, s.fail);
   }
 
-  private settled(s: Subscription<T>): void {
-    s.busy = false;
-    this.drain(s);
-  }
-
-  private drain(s: Subscription<T>): void {
+  #drain(s: Sub<T>): void {
     const out = scratch as { value: T | undefined; version: number };
-    while (s.live && !s.busy && s.take(out)) {
+    if (s.live && !s.busy && s.take(out)) {
       const value = out.value as T;
       out.value = undefined;
-      this.deliver(s, value, out.version);
-    }
-    if (!s.busy && s.kept === 0) s.behindSince = -1;
+      this.#deliver(s, value, out.version);
+    } else if (!s.busy && s.kept === 0) s.behind = false;
   }
 
-  private report(err: unknown, s: Subscription<T>): void {
-    s.errors++;
-    if (channels.error.hasSubscribers)
-      channels.error.publish({ topic: this.name, error: err, subscription: s });
-    if (!this.onError) return;
-    try {
-      this.onError(err, s);
-    } catch (again) {
-      process.emitWarning(
-        `onError of topic ${this.name} threw: ${String(again)}`,
-        'HalfopenRegistryWarning',
-      );
-    }
+  #markBehind(s: Sub<T>): void {
+    s.behind = true;
+    s.behindSince = this.#clock(s);
   }
+
+  /** The clock's reading; a throwing or non-finite clock is reported and reads as 0. */
+  #clock(s: Sub<T> | undefined): number {
+    let t: unknown;
+    try {
+      t = this.#now();
+    } catch (err) {
+      if (s) this.#report(err, s);
+      return 0;
+    }
+    return typeof t === 'number' && Number.isFinite(t) ? t : 0;
+  }
+
+  #report(err: unknown, s: Sub<T>): void {
+    s.errors++;
+    publishTo(channels.error, { topic: this.name, error: err, subscription: s });
+    if (this.#onError) callUser(this.#onError, [err, s], this.#warn);
+  }
+
+  readonly #warn = (again: unknown): void => {
+    process.emitWarning(
+      `onError of topic ${this.name} threw: ${String(again)}`,
+      'HalfopenRegistryWarning',
+    );
+  };
 
   /**
    * Registers `listener`. With replay on and a value published, the listener receives the
    * current value before subscribe returns: reading the state and registering are one step.
    */
-  subscribe(listener: Listener<T>, options: SubscribeOptions = {}): Subscription<T> {
+  subscribe(listener: Listener<T>, options?: SubscribeOptions): Subscription<T> {
     if (typeof listener !== 'function')
-      throw new TypeError(`listener must be a function, got ${typeof listener}`);
-    if (options === null || typeof options !== 'object')
-      throw new TypeError('options must be an object');
-    const { mode, limit, overflowError } = parseDelivery(options.delivery);
-    const { signal, label } = options;
-    if (signal !== undefined && !(signal instanceof AbortSignal)) {
-      throw new TypeError('options.signal must be an AbortSignal');
-    }
-    if (this.closed) throw new TopicClosedError(this.name);
-    const s = new Subscription<T>(
-      this,
-      listener,
-      mode,
-      limit,
-      overflowError,
-      this.versionNow,
-      label,
-      signal,
-    );
+      throw new TypeError(`listener must be a function, got ${describe(listener)}`);
+    const o = checkOptions(options, SUBSCRIBE_KEYS);
+    const { mode, limit, overflowError } = parseDelivery(o.delivery);
+    const signal = checkSignal(o.signal, 'options.signal');
+    const label = o.label === undefined ? undefined : text(o.label, 'options.label', '');
+    if (this.#closed) throw new TopicClosedError(this.name);
+    const s = new Sub<T>(this, listener, mode, limit, overflowError, this.#version, label, signal);
     if (signal?.aborted) {
-      s.unsubscribe();
+      s.live = false;
       return s;
     }
     if (signal) {
       s.onAbort = () => s.unsubscribe();
       signal.addEventListener('abort', s.onAbort, { once: true });
     }
-    if (this.last) {
-      this.last.next = s;
-      s.prev = this.last;
-    } else this.first = s;
-    this.last = s;
-    this.count++;
-    if (this.replay && this.versionNow > 0) {
-      this.deliver(s, this.value as T, this.versionNow);
-    }
+    if (this.#last) {
+      this.#last.next = s;
+      s.prev = this.#last;
+    } else this.#first = s;
+    this.#last = s;
+    this.#count++;
+    if (this.#replay && this.#version > 0) this.#replayTo(s);
     return s;
   }
 
-  /** @internal */
-  remove(s: Subscription<T>): void {
+  /** The replay runs as a publish does, so a listener that publishes from it never nests. */
+  #replayTo(s: Sub<T>): void {
+    if (this.#delivering) {
+      this.#deliver(s, this.#value as T, this.#version);
+      return;
+    }
+    this.#delivering = true;
+    try {
+      this.#deliver(s, this.#value as T, this.#version);
+      if (this.#waitingVersions.length !== 0) this.#fanOutWaiting();
+    } finally {
+      this.#delivering = false;
+    }
+  }
+
+  #remove(s: Sub<T>): void {
     const { prev, next } = s;
-    if (prev === null && this.first !== s) return; // never linked (subscribed with an aborted signal)
+    if (prev === null && this.#first !== s) return; // never linked (subscribed with an aborted signal)
     if (prev) prev.next = next;
-    else if (this.first === s) this.first = next;
+    else if (this.#first === s) this.#first = next;
     if (next) next.prev = prev;
-    else if (this.last === s) this.last = prev;
+    else if (this.#last === s) this.#last = prev;
     s.prev = null; // `next` stays: a publish standing on s walks on from it
-    this.count--;
+    this.#count--;
   }
 
   /** Subscriptions behind (busy, or with versions waiting) for at least `thresholdMs`. */
   lagging(thresholdMs: number): Subscription<T>[] {
-    if (typeof thresholdMs !== 'number' || !(thresholdMs >= 0)) {
-      throw new RangeError(`thresholdMs must be a number >= 0, got ${String(thresholdMs)}`);
-    }
-    const now = this.now();
+    // A comparison, not a timer: any finite threshold works.
+    ms(thresholdMs, 'thresholdMs', { max: Number.MAX_SAFE_INTEGER });
+    const now = this.#clock(undefined);
     const out: Subscription<T>[] = [];
-    for (let s = this.first; s !== null; s = s.next) {
-      if (s.behindSince >= 0 && now - s.behindSince >= thresholdMs) out.push(s);
+    for (let s = this.#first; s !== null; s = s.next) {
+      if (s.behind && now - s.behindSince >= thresholdMs) out.push(s);
     }
     return out;
   }
 
-  /** Unsubscribes everyone; publish and subscribe throw afterwards. Idempotent. */
+  /** Unsubscribes everyone; publish and subscribe throw TopicClosedError afterwards. Idempotent. */
   close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    for (let s = this.first; s !== null; s = s.next) s.unsubscribe();
-    this.value = undefined;
+    if (this.#closed) return;
+    this.#closed = true;
+    for (let s = this.#first; s !== null; s = s.next) s.unsubscribe();
+    this.#value = undefined;
   }
 
   [Symbol.dispose](): void {
@@ -424,27 +474,35 @@ export class Topic<T> implements Disposable {
   }
 }
 
-function parseDelivery(d: Delivery | undefined): {
-  mode: number;
-  limit: number;
-  overflowError: boolean;
-} {
-  if (d === undefined || d === 'sync') return { mode: SYNC, limit: 0, overflowError: false };
-  if (d === 'latest') return { mode: LATEST, limit: 0, overflowError: false };
-  if (d !== null && typeof d === 'object') {
-    if (!Number.isSafeInteger(d.queue) || d.queue < 1) {
-      throw new RangeError(
-        `options.delivery.queue must be an integer >= 1, got ${String(d.queue)}`,
-      );
-    }
-    if (d.overflow !== 'drop-oldest' && d.overflow !== 'error') {
-      throw new TypeError(
-        `options.delivery.overflow must be 'drop-oldest' or 'error', got ${String(d.overflow)}`,
-      );
-    }
-    return { mode: QUEUE, limit: d.queue, overflowError: d.overflow === 'error' };
+function parseDelivery(d: unknown): { mode: number; limit: number; overflowError: boolean } {
+  if (d === undefined) return { mode: UNBOUNDED, limit: 0, overflowError: false };
+  if (d === 'sync') {
+    throw new TypeError(
+      `options.delivery 'sync' was renamed 'unbounded' (an unbounded queue that awaits async listeners)`,
+    );
+  }
+  if (typeof d === 'string') {
+    const mode = oneOf(d, 'options.delivery', ['unbounded', 'latest'], 'unbounded');
+    return { mode: mode === 'latest' ? LATEST : UNBOUNDED, limit: 0, overflowError: false };
+  }
+  if (d !== null && typeof d === 'object' && !Array.isArray(d)) {
+    const q = checkOptions(
+      d as { queue?: unknown; overflow?: unknown },
+      ['queue', 'overflow'],
+      'options.delivery',
+    );
+    const limit = count(q.queue, 'options.delivery.queue', { min: 1 });
+    if (q.overflow === undefined)
+      throw new TypeError(`options.delivery.overflow is required ('drop-oldest' or 'error')`);
+    const overflow = oneOf(
+      q.overflow,
+      'options.delivery.overflow',
+      ['drop-oldest', 'error'],
+      'error',
+    );
+    return { mode: QUEUE, limit, overflowError: overflow === 'error' };
   }
   throw new TypeError(
-    `options.delivery must be 'sync', 'latest' or { queue, overflow }, got ${String(d)}`,
+    `options.delivery must be 'unbounded', 'latest' or { queue, overflow }, got ${describe(d)}`,
   );
 }

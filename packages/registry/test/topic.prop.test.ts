@@ -18,7 +18,7 @@ interface TopicLike {
 }
 
 interface SubSpec {
-  delivery: 'sync' | 'latest';
+  delivery: 'unbounded' | 'latest';
   async: boolean;
   throws: boolean;
   unsubscribe: boolean;
@@ -36,8 +36,8 @@ interface Record {
 const subSpec = (reentrant: boolean) =>
   fc.record({
     delivery: reentrant
-      ? fc.constantFrom<'sync' | 'latest'>('sync', 'latest')
-      : fc.constant<'sync'>('sync'),
+      ? fc.constantFrom<'unbounded' | 'latest'>('unbounded', 'latest')
+      : fc.constant<'unbounded'>('unbounded'),
     async: fc.boolean(),
     throws: fc.boolean(),
     unsubscribe: fc.boolean(),
@@ -147,7 +147,7 @@ function registryProperty(
           );
         }
         if (r.unsubscribedAt >= 0) continue;
-        if (r.spec.delivery === 'sync') {
+        if (r.spec.delivery === 'unbounded') {
           const expected: number[] = [];
           for (let v = replay && r.since > 0 ? r.since : r.since + 1; v <= final; v++)
             expected.push(v);
