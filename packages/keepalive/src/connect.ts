@@ -1,22 +1,36 @@
 import net from 'node:net';
 import tls from 'node:tls';
-import pRetry from 'p-retry';
-import { ConnectTimeoutError } from './errors.js';
 import {
+  bool,
+  callUser,
+  checkOptions,
+  count,
+  describe,
+  fn,
+  MAX_TIMER_MS,
+  ms,
+  signal as checkSignal,
+} from '@halfopen/internal';
+import pRetry from 'p-retry';
+import { ConnectClosedError, ConnectTimeoutError } from './errors.js';
+import {
+  applySettings,
+  type CheckedSettings,
   checkSettings,
+  checkUserTimeout,
   type KeepAliveReport,
   type KeepAliveSettings,
-  setKeepAlive,
+  reportOnly,
 } from './keepalive.js';
 
 export interface RetryOptions {
-  /** Retries after the first attempt. Default 2. */
+  /** Retries after the first attempt: an integer >= 0. Default 2. */
   retries?: number;
-  /** Backoff growth per retry. Default 2. */
+  /** Backoff growth per retry, >= 1. Default 2. */
   factor?: number;
-  /** First backoff, ms. Default 100. */
+  /** First backoff, ms (p-retry's name), 0..2^31-1. Default 100. */
   minTimeout?: number;
-  /** Longest backoff, ms. Default 2000. */
+  /** Longest backoff, ms (p-retry's name), 0..2^31-1. Default 2000. */
   maxTimeout?: number;
   /** Jitter the backoff (x1..2). Default true. */
   randomize?: boolean;
@@ -30,26 +44,65 @@ export type ConnectOptions = Omit<
   host?: string;
   /** Connect with TLS: true, or tls.connect options (servername, ca, ...). Default: plain TCP. */
   tls?: boolean | tls.ConnectionOptions;
-  /** One deadline for everything: DNS, every attempt, every backoff (one timer). Default: none. */
+  /** One deadline for everything: DNS, every attempt, every backoff (one timer), 1..2^31-1 ms. Default: none. */
   timeoutMs?: number;
-  /** Deadline per attempt; an attempt that does not finish its handshake is destroyed. Default: none. */
+  /** Deadline per attempt, 1..2^31-1 ms; an attempt that does not finish its handshake is destroyed. Default: none. */
   attemptTimeoutMs?: number;
   /** Retries (a count, or p-retry-style options). Default: 2 retries, 100..2000 ms jittered backoff. */
   retries?: number | RetryOptions;
-  /** Which failures are worth another attempt. Default: refused, unreachable, reset, attempt timed out, DNS EAI_AGAIN. */
+  /**
+   * Which failures are worth another attempt; synchronous: `true` (or any truthy value that is not
+   * a promise) retries. A throw ends the connect with what it threw. Default:
+   * `isRetryableConnectError` (refused, unreachable, reset, attempt timed out, DNS EAI_AGAIN).
+   */
   retryOn?: (err: unknown) => boolean;
   /** Keepalive settings applied once connected, or false. Default: idle 15 s, interval 5 s, count 3 (dead peer noticed within 30 s). */
   keepAlive?: KeepAliveSettings | false;
-  /** TCP_USER_TIMEOUT in ms. Default with keepalive on: its detection time. */
+  /**
+   * TCP_USER_TIMEOUT in ms, 0..2^31-1 (0 = system default). Applied with `keepAlive: false` too.
+   * Default with keepalive on: its detection time; with keepalive off: not set.
+   */
   userTimeoutMs?: number;
   /** Disable Nagle. Default: Node's (off). */
   noDelay?: boolean;
   /** Throw (and close the socket) if a keepalive setting cannot be applied here. Default false: report it. */
   strict?: boolean;
-  /** Receives the keepalive report of the connected socket. */
+  /** Receives the keepalive report of the connected socket. A throw ends the connect with it. */
   onReport?: (report: KeepAliveReport) => void;
   signal?: AbortSignal;
 };
+
+const KEYS = [
+  // ours
+  'port',
+  'host',
+  'tls',
+  'timeoutMs',
+  'attemptTimeoutMs',
+  'retries',
+  'retryOn',
+  'keepAlive',
+  'userTimeoutMs',
+  'noDelay',
+  'strict',
+  'onReport',
+  'signal',
+  // passed to net.connect / tls.connect
+  'localAddress',
+  'localPort',
+  'hints',
+  'family',
+  'lookup',
+  'autoSelectFamily',
+  'autoSelectFamilyAttemptTimeout',
+  'blockList',
+  'onread',
+  'fd',
+  'allowHalfOpen',
+  'readable',
+  'writable',
+] as const;
+const RETRY_KEYS = ['retries', 'factor', 'minTimeout', 'maxTimeout', 'randomize'] as const;
 
 export const DEFAULT_KEEPALIVE: KeepAliveSettings = { idleMs: 15_000, intervalMs: 5_000, count: 3 };
 const RETRYABLE = new Set([
@@ -66,15 +119,37 @@ export function isRetryableConnectError(err: unknown): boolean {
   return RETRYABLE.has((err as { code?: string } | null)?.code ?? '');
 }
 
-function positiveMs(v: unknown, name: string): number | undefined {
-  if (v === undefined) return undefined;
-  if (typeof v !== 'number' || Number.isNaN(v))
-    throw new TypeError(
-      `options.${name} must be a number of milliseconds, got ${typeof v === 'string' ? `"${v}"` : String(v)}`,
+interface Retry {
+  retries: number;
+  factor: number;
+  minTimeout: number;
+  maxTimeout: number;
+  randomize: boolean;
+}
+
+function checkRetries(v: unknown): Retry {
+  if (typeof v !== 'object' || v === null) {
+    const retries = count(v, 'options.retries', { default: 2 });
+    return { retries, factor: 2, minTimeout: 100, maxTimeout: 2000, randomize: true };
+  }
+  const r = checkOptions(v as RetryOptions, RETRY_KEYS, 'options.retries');
+  const factor = r.factor ?? 2;
+  if (typeof factor !== 'number' || !(factor >= 1) || !Number.isFinite(factor))
+    throw new (typeof factor === 'number' ? RangeError : TypeError)(
+      `options.retries.factor must be a finite number >= 1, got ${describe(factor)}`,
     );
-  if (!(v > 0) || !Number.isFinite(v))
-    throw new RangeError(`options.${name} must be a finite number > 0, got ${v}`);
-  return v;
+  return {
+    retries: count(r.retries, 'options.retries.retries', { default: 2 }),
+    factor,
+    minTimeout: ms(r.minTimeout, 'options.retries.minTimeout', { default: 100 }),
+    maxTimeout: ms(r.maxTimeout, 'options.retries.maxTimeout', { default: 2000 }),
+    randomize: bool(r.randomize, 'options.retries.randomize', true),
+  };
+}
+
+/** Whether a truthy, non-thenable answer came back (a promise is not awaited: it means no). */
+function truthy(v: unknown): boolean {
+  return !!v && typeof (v as { then?: unknown }).then !== 'function';
 }
 
 /**
@@ -83,44 +158,87 @@ function positiveMs(v: unknown, name: string): number | undefined {
  * them back. Aborting, or running out of time, destroys the attempt in flight and clears every timer.
  */
 export async function connect(options: ConnectOptions): Promise<net.Socket | tls.TLSSocket> {
-  if (options === null || typeof options !== 'object')
-    throw new TypeError('connect(options): options must be an object with a port');
+  if (options === null || typeof options !== 'object' || Array.isArray(options))
+    throw new TypeError(
+      `connect(options): options must be an object with a port, got ${describe(options)}`,
+    );
+  checkOptions(options, KEYS, 'options');
   const {
     tls: tlsOption,
     timeoutMs: rawTimeout,
     attemptTimeoutMs: rawAttempt,
     retries: rawRetries,
-    retryOn = isRetryableConnectError,
+    retryOn: rawRetryOn,
     keepAlive = DEFAULT_KEEPALIVE,
-    userTimeoutMs,
+    userTimeoutMs: rawUserTimeout,
     noDelay,
-    strict = false,
-    onReport,
-    signal,
+    strict: rawStrict,
+    onReport: rawOnReport,
+    signal: rawSignal,
     ...socketOptions
   } = options;
   const port = options.port;
-  if (!Number.isInteger(port) || port < 0 || port > 65535)
-    throw new RangeError(`options.port must be an integer within 0..65535, got ${String(port)}`);
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535)
+    throw new (typeof port === 'number' ? RangeError : TypeError)(
+      `options.port must be an integer within 0..65535, got ${describe(port)}`,
+    );
   const host = options.host ?? 'localhost';
-  const timeoutMs = positiveMs(rawTimeout, 'timeoutMs');
-  const attemptTimeoutMs = positiveMs(rawAttempt, 'attemptTimeoutMs');
-  const r: RetryOptions =
-    typeof rawRetries === 'number' ? { retries: rawRetries } : (rawRetries ?? {});
-  if (r.retries !== undefined && (!Number.isInteger(r.retries) || r.retries < 0)) {
-    throw new RangeError(`options.retries must be an integer >= 0, got ${String(r.retries)}`);
-  }
-  if (typeof retryOn !== 'function') throw new TypeError('options.retryOn must be a function');
-  if (signal !== undefined && !(signal instanceof AbortSignal))
-    throw new TypeError('options.signal must be an AbortSignal');
-  const settings =
-    keepAlive === false
+  if (typeof host !== 'string')
+    throw new TypeError(`options.host must be a string, got ${describe(host)}`);
+  if (
+    tlsOption !== undefined &&
+    typeof tlsOption !== 'boolean' &&
+    (tlsOption === null || typeof tlsOption !== 'object')
+  )
+    throw new TypeError(
+      `options.tls must be a boolean or tls.connect options, got ${describe(tlsOption)}`,
+    );
+  const timeoutMs =
+    rawTimeout === undefined
       ? undefined
-      : checkSettings(
-          { ...keepAlive, ...(userTimeoutMs !== undefined ? { userTimeoutMs } : {}) },
-          'options.keepAlive',
-        );
+      : ms(rawTimeout, 'options.timeoutMs', { min: 1, max: MAX_TIMER_MS });
+  const attemptTimeoutMs =
+    rawAttempt === undefined
+      ? undefined
+      : ms(rawAttempt, 'options.attemptTimeoutMs', { min: 1, max: MAX_TIMER_MS });
+  const r = checkRetries(rawRetries);
+  const retryOn = fn(rawRetryOn, 'options.retryOn') ?? isRetryableConnectError;
+  const onReport = fn(rawOnReport, 'options.onReport');
+  const strict = bool(rawStrict, 'options.strict', false);
+  if (noDelay !== undefined) bool(noDelay, 'options.noDelay', false);
+  const signal = checkSignal(rawSignal);
+  let settings: CheckedSettings | undefined;
+  let userTimeoutMs = 0;
+  if (keepAlive === false) {
+    if (rawUserTimeout !== undefined)
+      userTimeoutMs = checkUserTimeout(rawUserTimeout, 'options.userTimeoutMs');
+  } else {
+    settings = checkSettings(keepAlive, 'options.keepAlive', {
+      value: rawUserTimeout,
+      name: 'options.userTimeoutMs',
+    });
+    userTimeoutMs = settings.userTimeoutMs;
+  }
   signal?.throwIfAborted();
+
+  // A throw from retryOn or onReport (or from then() of what they return) ends the connect with
+  // it; a promise they return that rejects later has no caller left and goes to the error channel.
+  let calling = false;
+  let userError: { error: unknown } | undefined;
+  const sink = (error: unknown) => {
+    if (calling) userError = { error };
+    else reportOnly(error);
+  };
+  const call = <A extends unknown[], R>(f: (...args: A) => R, args: A): R | undefined => {
+    userError = undefined;
+    calling = true;
+    const result = callUser(f, args, sink);
+    calling = false;
+    const failed = userError as { error: unknown } | undefined; // set by sink during the call
+    if (failed) throw failed.error;
+    return result;
+  };
+  const decide = (err: unknown): boolean => truthy(call(retryOn, [err]));
 
   // One switch ends everything: the caller's abort, the overall deadline, or a failure. Only one
   // attempt is ever in flight, so a single handler slot serves (no EventTarget per connect).
@@ -152,11 +270,13 @@ export async function connect(options: ConnectOptions): Promise<net.Socket | tls
             port,
           })
         : net.connect({ ...socketOptions, host, port });
+      const event = tlsOption ? 'secureConnect' : 'connect';
       let timer: NodeJS.Timeout | undefined;
       const finish = () => {
         clearTimeout(timer);
-        socket.removeListener(tlsOption ? 'secureConnect' : 'connect', onConnect);
+        socket.removeListener(event, onConnect);
         socket.removeListener('error', fail);
+        socket.removeListener('close', onClose);
         onEnd = undefined;
       };
       const fail = (err: unknown) => {
@@ -164,6 +284,7 @@ export async function connect(options: ConnectOptions): Promise<net.Socket | tls
         socket.destroy();
         reject(err);
       };
+      const onClose = () => fail(new ConnectClosedError(host, port, n));
       const onConnect = () => {
         finish();
         resolve(socket);
@@ -175,8 +296,9 @@ export async function connect(options: ConnectOptions): Promise<net.Socket | tls
         );
         timer.unref(); // the socket in flight keeps the process alive, not this timer
       }
-      socket.once(tlsOption ? 'secureConnect' : 'connect', onConnect);
+      socket.once(event, onConnect);
       socket.once('error', fail);
+      socket.once('close', onClose);
       onEnd = fail;
     });
 
@@ -190,15 +312,15 @@ export async function connect(options: ConnectOptions): Promise<net.Socket | tls
   try {
     // The first attempt runs directly; the retry machinery starts only after a retryable failure.
     socket = await attempt(1).catch((err: unknown) => {
-      if (ended || !retryOn(err) || (r.retries ?? 2) === 0) throw err;
+      if (ended || r.retries === 0 || !decide(err)) throw err;
       retrying = new AbortController();
       return pRetry((n) => (n === 1 ? Promise.reject(err) : attempt(n)), {
-        retries: r.retries ?? 2,
-        factor: r.factor ?? 2,
-        minTimeout: r.minTimeout ?? 100,
-        maxTimeout: r.maxTimeout ?? 2000,
-        randomize: r.randomize ?? true,
-        shouldRetry: ({ error }) => retryOn(error),
+        retries: r.retries,
+        factor: r.factor,
+        minTimeout: r.minTimeout,
+        maxTimeout: r.maxTimeout,
+        randomize: r.randomize,
+        shouldRetry: ({ error }) => decide(error),
         signal: retrying.signal,
       });
     });
@@ -212,9 +334,12 @@ export async function connect(options: ConnectOptions): Promise<net.Socket | tls
   }
   try {
     if (noDelay !== undefined) socket.setNoDelay(noDelay);
-    if (settings) {
-      const report = setKeepAlive(socket, settings, { strict });
-      onReport?.(report);
+    if (settings || userTimeoutMs > 0) {
+      const requested: Partial<KeepAliveSettings> = settings
+        ? { ...keepAlive, ...(rawUserTimeout === undefined ? {} : { userTimeoutMs }) }
+        : { userTimeoutMs };
+      const report = applySettings(socket, settings, userTimeoutMs, requested, strict);
+      if (onReport) call(onReport, [report]);
     }
   } catch (err) {
     socket.destroy();

@@ -1,12 +1,18 @@
+import { HalfopenError } from '@halfopen/internal';
+
+/** Every code this package throws or reports. */
+export type KeepAliveErrorCode =
+  | 'HALFOPEN_ERR_CONNECT_TIMEOUT'
+  | 'HALFOPEN_ERR_CONNECT_CLOSED'
+  | 'HALFOPEN_ERR_KEEPALIVE_UNSUPPORTED'
+  | 'HALFOPEN_ERR_KEEPALIVE_FAILED';
+
 /** Base class of this package's errors; match on `code`. */
-export class KeepAliveError extends Error {
+export class KeepAliveError extends HalfopenError {
   override name = 'KeepAliveError';
-  constructor(
-    readonly code: 'HALFOPEN_ERR_CONNECT_TIMEOUT' | 'HALFOPEN_ERR_KEEPALIVE_UNSUPPORTED',
-    message: string,
-    options?: ErrorOptions,
-  ) {
-    super(`${code}: ${message}`, options);
+  declare readonly code: KeepAliveErrorCode;
+  constructor(code: KeepAliveErrorCode, message: string, options?: ErrorOptions) {
+    super(code, message, options);
   }
 }
 
@@ -29,13 +35,36 @@ export class ConnectTimeoutError extends KeepAliveError {
   }
 }
 
+/** An attempt's socket closed (destroyed without an error) before it connected. */
+export class ConnectClosedError extends KeepAliveError {
+  override name = 'ConnectClosedError';
+  constructor(
+    readonly host: string,
+    readonly port: number,
+    readonly attempt: number,
+  ) {
+    super(
+      'HALFOPEN_ERR_CONNECT_CLOSED',
+      `connect attempt ${attempt} to ${host}:${port}: the socket closed before it connected`,
+    );
+  }
+}
+
 /** With `strict`, a setting that could not be applied on this platform. */
 export class KeepAliveUnsupportedError extends KeepAliveError {
   override name = 'KeepAliveUnsupportedError';
   constructor(readonly unsupported: string[]) {
     super(
       'HALFOPEN_ERR_KEEPALIVE_UNSUPPORTED',
-      `cannot apply ${unsupported.join(', ')} here (see keepAliveSupport())`,
+      `cannot apply ${unsupported.join('; ')} here (see keepAliveSupport())`,
     );
+  }
+}
+
+/** The kernel refused a setting, or the socket was gone before it could be configured. */
+export class KeepAliveFailedError extends KeepAliveError {
+  override name = 'KeepAliveFailedError';
+  constructor(message: string, options?: ErrorOptions) {
+    super('HALFOPEN_ERR_KEEPALIVE_FAILED', message, options);
   }
 }

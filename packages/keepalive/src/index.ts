@@ -5,10 +5,19 @@ export {
   isRetryableConnectError,
   type RetryOptions,
 } from './connect.js';
-export { ConnectTimeoutError, KeepAliveError, KeepAliveUnsupportedError } from './errors.js';
+export {
+  ConnectClosedError,
+  ConnectTimeoutError,
+  KeepAliveError,
+  type KeepAliveErrorCode,
+  KeepAliveFailedError,
+  KeepAliveUnsupportedError,
+} from './errors.js';
 export {
   detectionTimeMs,
+  diagnostics,
   type KeepAliveReport,
+  type KeepAliveServerHandle,
   type KeepAliveSettings,
   keepAliveServer,
   keepAliveSupport,
