@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
-# Installs what the fault and integration tiers need on a Debian machine, as root:
+# Installs what the build and the fault and integration tiers need on a Debian machine, as root:
+# compilers for @halfopen/sockopt's prebuilt binaries (gcc for linux-x64, musl-tools for
+# linux-x64-musl, gcc-aarch64-linux-gnu with its C library headers for linux-arm64),
 # iproute2 and iptables (network namespaces with kernel faults), zookeeper (a real server),
 # and a Java runtime when none is present.
 set -euo pipefail
 need=()
+command -v cc >/dev/null 2>&1 || need+=(gcc libc6-dev)
+command -v musl-gcc >/dev/null 2>&1 || need+=(musl-tools)
+command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 || need+=(gcc-aarch64-linux-gnu)
+[ -f /usr/aarch64-linux-gnu/include/stdio.h ] || need+=(libc6-dev-arm64-cross)
 [ -x /usr/sbin/ip ] || need+=(iproute2)
 [ -x /usr/sbin/iptables ] || need+=(iptables)
 [ -f /usr/share/java/zookeeper.jar ] || need+=(zookeeper)
 command -v java >/dev/null 2>&1 || need+=(default-jre-headless)
 if [ ${#need[@]} -eq 0 ]; then
-  echo "setup-system: iproute2, iptables, zookeeper and java are present"
+  echo "setup-system: compilers (gcc, musl-gcc, aarch64-linux-gnu-gcc), iproute2, iptables, zookeeper and java are present"
   exit 0
 fi
 if [ "$(id -u)" -ne 0 ]; then
