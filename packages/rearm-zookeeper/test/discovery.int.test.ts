@@ -78,7 +78,7 @@ describe('rearm over a real ZooKeeper', () => {
         handshakeTimeoutMs: 2000,
       });
       const view = rearm(source, {
-        retry: { minTimeout: 50, maxTimeout: 500 },
+        retry: { minDelayMs: 50, maxDelayMs: 500 },
         resyncIntervalMs: 5000,
         name: 'payments',
       });

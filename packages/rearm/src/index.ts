@@ -1,7 +1,9 @@
+export { channels } from './diagnostics.js';
+export { RearmError, type RearmErrorCode } from './errors.js';
 export {
-  channels,
   diffMembers,
   type OneShotWatchSource,
+  type ReadResult,
   rearm,
   type RearmOptions,
   type RetryOptions,

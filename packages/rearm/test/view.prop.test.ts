@@ -33,7 +33,7 @@ describe('rearm against a model store (property)', () => {
           () => s.schedule(Promise.resolve()),
           (fire) => void s.schedule(Promise.resolve()).then(fire),
         );
-        const view = rearm(store.source(), { retry: { minTimeout: 1, maxTimeout: 2 } });
+        const view = rearm(store.source(), { retry: { minDelayMs: 1, maxDelayMs: 2 } });
         const published: number[] = [];
         view.subscribe((_v, version) => published.push(version));
         try {

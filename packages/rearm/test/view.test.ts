@@ -11,7 +11,7 @@ const track = <T, V>(v: WatchedView<T, V>) => {
   views.push(v as WatchedView<unknown, unknown>);
   return v;
 };
-const fast = { retry: { minTimeout: 1, maxTimeout: 5 } };
+const fast = { retry: { minDelayMs: 1, maxDelayMs: 5 } };
 
 describe('rearm', () => {
   it('reads once at start, is ready, and delivers the current value first to a subscriber', async () => {
@@ -80,7 +80,7 @@ describe('rearm', () => {
     const store = new ModelStore();
     store.failing = true;
     const view = track(
-      rearm(store.source(), { retry: { retries: 1, minTimeout: 1, maxTimeout: 20 } }),
+      rearm(store.source(), { retry: { retries: 1, minDelayMs: 1, maxDelayMs: 20 } }),
     );
     await waitFor(() => store.reads >= 2, 'the retry');
     store.failing = false;
@@ -162,13 +162,16 @@ describe('rearm', () => {
     const source = new ModelStore().source();
     expect(() => rearm({} as never)).toThrow(/source must have read/);
     expect(() => rearm(source, { coalesceMs: -1 })).toThrow(
-      /options\.coalesceMs must be a finite number >= 0, got -1/,
+      /options\.coalesceMs must be milliseconds within 0\.\.\d+, got -1/,
     );
     expect(() => rearm(source, { readTimeoutMs: 'x' as never })).toThrow(
       /options\.readTimeoutMs must be a number/,
     );
     expect(() => rearm(source, { accept: 1 as never })).toThrow(
       /options\.accept must be a function/,
+    );
+    expect(() => rearm(source, { retry: { minTimeout: 5 } as never })).toThrow(
+      /options\.retry\.minTimeout is not an option/,
     );
   });
 });
