@@ -18,7 +18,7 @@ export async function discoveryClient({ guarded, store }) {
   const seen = { 'rpc-client': undefined, 'backup-file': undefined };
   const names = Object.keys(seen);
   if (guarded) {
-    const view = rearm(store.source(), { retry: { minTimeout: 5, maxTimeout: 500 } });
+    const view = rearm(store.source(), { retry: { minDelayMs: 5, maxDelayMs: 500 } });
     // Both subscribe at once; a Topic registers and snapshots in one step.
     await Promise.all(
       names.map(async (label) =>
