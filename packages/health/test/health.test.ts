@@ -127,7 +127,7 @@ describe('Health', () => {
       reason: 'no answer within its budget of 200 ms',
     });
     expect(signal?.aborted).toBe(true);
-    expect((signal?.reason as { code?: string }).code).toBe('HALFOPEN_ERR_HEALTH_BUDGET');
+    expect((signal!.reason as { code?: string }).code).toBe('HALFOPEN_ERR_HEALTH_BUDGET');
     await vi.advanceTimersByTimeAsync(3000);
     expect(calls).toBe(1);
     expect(h.checks()[0]).toMatchObject({ state: 'failing', failures: 4 });
