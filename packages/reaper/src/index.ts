@@ -1,4 +1,5 @@
 export { channels } from './diagnostics.js';
+export { ReaperError, type ReaperErrorCode } from './errors.js';
 export {
   ConnectionMap,
   type ConnectionMapEvents,

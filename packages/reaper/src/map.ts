@@ -1,6 +1,21 @@
-import { EventEmitter } from 'eventemitter3';
+import {
+  bool,
+  callUser,
+  callUserAsync,
+  checkOptions,
+  count,
+  DeadlineHeap,
+  describe,
+  fn,
+  fraction,
+  Lifecycle,
+  longTimeout,
+  MAX_TIMER_MS,
+  ms,
+  publish,
+} from '@halfopen/internal';
 import { channels } from './diagnostics.js';
-import { DeadlineHeap } from './heap.js';
+import { ReaperError } from './errors.js';
 
 /** Why an entry left the map. */
 export type ReapReason = 'idle' | 'lifetime' | 'peer-closed' | 'removed' | 'capacity' | 'closed';
@@ -15,9 +30,9 @@ export interface ReapInfo {
 }
 
 export interface ConnectionMapOptions<K, C> {
-  /** Reap entries unused for this long. Default: off. */
+  /** Reap entries unused for this long (any finite value; 0 = off). Default: 0 (off). */
   idleTimeoutMs?: number;
-  /** Reap entries older than this, used or not (a drained backend's busy connection too). Default: off. */
+  /** Reap entries older than this, used or not (a drained backend's busy connection too; 0 = off). Default: 0 (off). */
   maxLifetimeMs?: number;
   /** Fraction (0..1) of `maxLifetimeMs` taken off at random per entry. Default: 0. */
   lifetimeJitter?: number;
@@ -28,17 +43,30 @@ export interface ConnectionMapOptions<K, C> {
    * `graceMs` unless it closed by then; other values are left alone.
    */
   close?: (conn: C, reason: ReapReason, key: K) => void;
-  /** With the default close: how long `end()` may take before `destroy()`. Default: 1000. */
+  /** With the default close: how long `end()` may take before `destroy()` (0 = destroy at once). Default: 1000. */
   graceMs?: number;
   /** Remove an entry when its value emits `close`, `end` or `error` (identity-checked). Default: true. */
   evictOnClose?: boolean;
-  /** Name for diagnostics. */
+  /** Name for errors and diagnostics. Default: `'connection-map'`. */
   name?: string;
   /** Clock in ms. Default: `performance.now`. */
   now?: () => number;
-  /** Random source for `lifetimeJitter`. Default: `Math.random`. */
+  /** Random source for `lifetimeJitter` (values outside 0..1 count as 0). Default: `Math.random`. */
   random?: () => number;
 }
+
+const KEYS = [
+  'idleTimeoutMs',
+  'maxLifetimeMs',
+  'lifetimeJitter',
+  'maxSize',
+  'close',
+  'graceMs',
+  'evictOnClose',
+  'name',
+  'now',
+  'random',
+] as const;
 
 export interface ConnectionMapStats {
   size: number;
@@ -55,20 +83,38 @@ export interface Lease<C> extends Disposable {
   release(): void;
 }
 
+/** The map's one event: `reap (key, conn, info)` for every value that leaves it. */
 export interface ConnectionMapEvents<K, C> {
   reap: [key: K, conn: C, info: ReapInfo];
 }
+type ReapListener<K, C> = (...args: ConnectionMapEvents<K, C>['reap']) => void;
 
 type Emitterish = {
-  on(e: string, f: () => void): unknown;
-  removeListener(e: string, f: () => void): unknown;
+  on(e: string, f: (...args: unknown[]) => void): unknown;
+  removeListener(e: string, f: (...args: unknown[]) => void): unknown;
 };
-type Socketish = {
-  end(): unknown;
-  destroy(): unknown;
-  once?(e: string, f: () => void): unknown;
-  destroyed?: boolean;
-};
+type Socketish = { end(): unknown; destroy(): unknown; destroyed?: boolean };
+
+const isEmitter = (c: unknown): c is Emitterish =>
+  c !== null &&
+  typeof c === 'object' &&
+  typeof (c as Emitterish).on === 'function' &&
+  typeof (c as Emitterish).removeListener === 'function';
+const isSocketish = (c: unknown): c is Socketish =>
+  c !== null &&
+  typeof c === 'object' &&
+  typeof (c as Socketish).end === 'function' &&
+  typeof (c as Socketish).destroy === 'function';
+const isDestroyed = (c: unknown): boolean =>
+  c !== null && typeof c === 'object' && (c as Socketish).destroyed === true;
+
+// A value the map is closing keeps an 'error' listener until it emits 'close': a peer that
+// answers our FIN with RST must not crash the process. Listeners run with `this` = emitter.
+function ignoreError(): void {}
+function unguard(this: Emitterish): void {
+  this.removeListener('error', ignoreError);
+  this.removeListener('close', unguard);
+}
 
 class Entry<K, C> {
   prev: Entry<K, C> | null = null;
@@ -89,56 +135,29 @@ class Entry<K, C> {
   ) {}
 }
 
-function checkMs(
-  options: object,
-  name: string,
-  { max = Number.POSITIVE_INFINITY, integer = false } = {},
-): number {
-  const v = (options as Record<string, unknown>)[name];
-  if (v === undefined) return 0;
-  if (typeof v !== 'number' || Number.isNaN(v)) {
-    throw new TypeError(
-      `options.${name} must be a number, got ${typeof v === 'string' ? `"${v}"` : String(v)}`,
-    );
-  }
-  if (v < 0 || v > max || !Number.isFinite(v) || (integer && !Number.isInteger(v))) {
-    throw new RangeError(
-      `options.${name} must be ${integer ? 'an integer' : 'a finite number'} within 0..${max}, got ${v}`,
-    );
-  }
-  return v;
+/** A factory call in flight for a key; `removed` when the key left the map meanwhile. */
+interface Dial<C> {
+  promise: Promise<C>;
+  removed: boolean;
 }
-
-const isEmitter = (c: unknown): c is Emitterish =>
-  c !== null &&
-  typeof c === 'object' &&
-  typeof (c as Emitterish).on === 'function' &&
-  typeof (c as Emitterish).removeListener === 'function';
-const isSocketish = (c: unknown): c is Socketish =>
-  c !== null &&
-  typeof c === 'object' &&
-  typeof (c as Socketish).end === 'function' &&
-  typeof (c as Socketish).destroy === 'function';
 
 /**
  * A key -> connection map that closes what it no longer needs: idle entries, entries past
  * their lifetime, entries whose peer closed, entries whose key left the live set.
  * Lookups are O(1) and allocate nothing; reaping costs O(entries reaped) on one timer.
  */
-export class ConnectionMap<K, C>
-  extends EventEmitter<ConnectionMapEvents<K, C>>
-  implements AsyncDisposable
-{
+export class ConnectionMap<K, C> implements AsyncDisposable {
   readonly name: string;
-  private readonly entries = new Map<K, Entry<K, C>>();
-  private readonly pending = new Map<K, Promise<C>>();
-  private readonly lifetimes = new DeadlineHeap<Entry<K, C>>();
+  readonly #entries = new Map<K, Entry<K, C>>();
+  readonly #dials = new Map<K, Dial<C>>();
+  readonly #lifetimes = new DeadlineHeap<Entry<K, C>>();
+  /** Leased entries already out of the map, closed on their last release (or at close()). */
+  readonly #doomed = new Set<Entry<K, C>>();
   // Least recently used first; leased entries are not in the list.
-  private head: Entry<K, C> | null = null;
-  private tail: Entry<K, C> | null = null;
-  private leased = 0;
-  private closingOnRelease = 0;
-  private readonly reaped: Record<ReapReason, number> = {
+  #head: Entry<K, C> | null = null;
+  #tail: Entry<K, C> | null = null;
+  #leased = 0;
+  readonly #reaped: Record<ReapReason, number> = {
     idle: 0,
     lifetime: 0,
     'peer-closed': 0,
@@ -146,118 +165,123 @@ export class ConnectionMap<K, C>
     capacity: 0,
     closed: 0,
   };
-  private readonly closedConns = new WeakSet<object>();
-  private timer: NodeJS.Timeout | undefined;
-  private timerAt = Number.POSITIVE_INFINITY;
-  private closed = false;
-  private readonly idleTimeoutMs: number;
-  private readonly maxLifetimeMs: number;
-  private readonly lifetimeJitter: number;
-  private readonly maxSize: number;
-  private readonly graceMs: number;
-  private readonly evictOnClose: boolean;
-  private readonly closeFn: ConnectionMapOptions<K, C>['close'];
-  private readonly now: () => number;
-  private readonly random: () => number;
+  readonly #closedConns = new WeakSet<object>();
+  #onReap: ReadonlyArray<ReapListener<K, C>> = [];
+  // Pending getOrCreate promises: close() rejects them. The sweep timer below is the map's
+  // own: one timer re-armed for the earliest deadline (Lifecycle.timeout would allocate a
+  // chained timer per re-arm on the set/release path).
+  readonly #life = new Lifecycle();
+  #timer: NodeJS.Timeout | undefined;
+  #timerAt = Number.POSITIVE_INFINITY;
+  readonly #idleTimeoutMs: number;
+  readonly #maxLifetimeMs: number;
+  readonly #lifetimeJitter: number;
+  readonly #maxSize: number;
+  readonly #graceMs: number;
+  readonly #evictOnClose: boolean;
+  readonly #closeFn: ConnectionMapOptions<K, C>['close'];
+  readonly #now: () => number;
+  readonly #random: () => number;
   // With the default clock, a burst of lookups in one synchronous run reads it once.
-  private readonly cacheClock: boolean;
-  private cachedNow = -1;
-  private readonly clearClock = () => {
-    this.cachedNow = -1;
+  readonly #cacheClock: boolean;
+  #cachedNow = -1;
+  readonly #clearClock = () => {
+    this.#cachedNow = -1;
   };
+  readonly #report = (error: unknown) => this.#reportFailure(error);
 
-  constructor(options: ConnectionMapOptions<K, C> = {}) {
-    super();
-    if (options === null || typeof options !== 'object')
-      throw new TypeError('options must be an object');
-    this.idleTimeoutMs = checkMs(options, 'idleTimeoutMs');
-    this.maxLifetimeMs = checkMs(options, 'maxLifetimeMs');
-    this.lifetimeJitter = checkMs(options, 'lifetimeJitter', { max: 1 });
-    this.maxSize =
-      options.maxSize === undefined
+  constructor(options?: ConnectionMapOptions<K, C>) {
+    const o = checkOptions(options, KEYS);
+    // The sweep timer is re-armed in steps of at most 2^31-1 ms, so any finite time works.
+    const long = { default: 0, zeroOff: true, max: Number.MAX_SAFE_INTEGER };
+    this.#idleTimeoutMs = ms(o.idleTimeoutMs, 'options.idleTimeoutMs', long);
+    this.#maxLifetimeMs = ms(o.maxLifetimeMs, 'options.maxLifetimeMs', long);
+    this.#lifetimeJitter = fraction(o.lifetimeJitter, 'options.lifetimeJitter', { default: 0 });
+    this.#maxSize =
+      o.maxSize === undefined
         ? Number.POSITIVE_INFINITY
-        : checkMs(options, 'maxSize', { integer: true });
-    if (this.maxSize === 0) throw new RangeError('options.maxSize must be an integer >= 1, got 0');
-    this.graceMs = options.graceMs === undefined ? 1000 : checkMs(options, 'graceMs');
-    for (const k of ['close', 'now', 'random'] as const) {
-      if (options[k] !== undefined && typeof options[k] !== 'function')
-        throw new TypeError(`options.${k} must be a function`);
+        : count(o.maxSize, 'options.maxSize', { min: 1 });
+    this.#graceMs = ms(o.graceMs, 'options.graceMs', {
+      default: 1000,
+      max: Number.MAX_SAFE_INTEGER,
+    });
+    this.#evictOnClose = bool(o.evictOnClose, 'options.evictOnClose', true);
+    this.#closeFn = fn(o.close, 'options.close');
+    const now = fn(o.now, 'options.now');
+    this.#now = now ?? (() => performance.now());
+    this.#cacheClock = now === undefined;
+    this.#random = fn(o.random, 'options.random') ?? Math.random;
+    if (o.name !== undefined && typeof o.name !== 'string') {
+      throw new TypeError(`options.name must be a string, got ${describe(o.name)}`);
     }
-    if (options.evictOnClose !== undefined && typeof options.evictOnClose !== 'boolean') {
-      throw new TypeError('options.evictOnClose must be a boolean');
-    }
-    this.evictOnClose = options.evictOnClose ?? true;
-    this.closeFn = options.close;
-    this.now = options.now ?? (() => performance.now());
-    this.cacheClock = options.now === undefined;
-    this.random = options.random ?? Math.random;
-    this.name = options.name ?? 'connection-map';
+    this.name = o.name ?? 'connection-map';
   }
 
   get size(): number {
-    return this.entries.size;
+    return this.#entries.size;
   }
 
   has(key: K): boolean {
-    return this.entries.has(key);
+    return this.#entries.has(key);
   }
 
   /** The value for `key`, marking it used now (O(1), no allocation). */
   get(key: K): C | undefined {
-    const e = this.entries.get(key);
+    const e = this.#entries.get(key);
     if (e === undefined) return undefined;
-    if (e.leases === 0) this.touch(e, this.lookupTime());
+    if (e.leases === 0) this.#touch(e, this.#lookupTime());
     return e.conn;
-  }
-
-  private lookupTime(): number {
-    if (!this.cacheClock) return this.now();
-    if (this.cachedNow < 0) {
-      this.cachedNow = this.now();
-      queueMicrotask(this.clearClock);
-    }
-    return this.cachedNow;
   }
 
   /** The value for `key` without marking it used. */
   peek(key: K): C | undefined {
-    return this.entries.get(key)?.conn;
+    return this.#entries.get(key)?.conn;
   }
 
-  /** Stores `conn` under `key`; a different value already there is reaped as `removed`. */
+  /**
+   * Stores `conn` under `key`; a different value already there is reaped as `removed`. A value
+   * already destroyed is not kept (reaped as `peer-closed` at once). Throws
+   * HALFOPEN_ERR_REAPER_CLOSED after `close()`.
+   */
   set(key: K, conn: C): this {
-    if (this.closed) throw new Error(`ConnectionMap ${this.name} is closed`);
-    const old = this.entries.get(key);
+    if (this.#life.closed) throw this.#closedError('set');
+    const old = this.#entries.get(key);
     if (old !== undefined) {
       if (old.conn === conn) {
-        if (old.leases === 0) this.touch(old, this.now());
+        if (old.leases === 0) this.#touch(old, this.#now());
         return this;
       }
-      this.reap(old, 'removed');
+      this.#reap(old, 'removed');
     }
-    const now = this.now();
+    const now = this.#now();
+    const r = this.#maxLifetimeMs > 0 ? this.#random() : 0;
     const deadline =
-      this.maxLifetimeMs > 0
-        ? now + this.maxLifetimeMs * (1 - this.lifetimeJitter * this.random())
+      this.#maxLifetimeMs > 0
+        ? now + this.#maxLifetimeMs * (1 - this.#lifetimeJitter * (r >= 0 && r <= 1 ? r : 0))
         : Number.POSITIVE_INFINITY;
     const e = new Entry(key, conn, now, now, deadline);
-    this.entries.set(key, e);
-    this.append(e);
-    if (this.maxLifetimeMs > 0) this.lifetimes.push(e);
-    if (this.evictOnClose && isEmitter(conn)) {
+    if (isDestroyed(conn)) {
+      // Its 'close' is long gone: kept, it would never leave.
+      this.#reap(e, 'peer-closed');
+      return this;
+    }
+    this.#entries.set(key, e);
+    this.#append(e);
+    if (this.#maxLifetimeMs > 0) this.#lifetimes.push(e);
+    if (this.#evictOnClose && isEmitter(conn)) {
       e.onPeerClose = () => {
-        if (!e.gone) this.reap(e, 'peer-closed');
+        if (!e.gone) this.#reap(e, 'peer-closed');
       };
       conn.on('close', e.onPeerClose);
       conn.on('end', e.onPeerClose);
       conn.on('error', e.onPeerClose);
     }
-    while (this.entries.size > this.maxSize && this.head !== null && this.head !== e)
-      this.reap(this.head, 'capacity');
-    this.arm(
+    while (this.#entries.size > this.#maxSize && this.#head !== null && this.#head !== e)
+      this.#reap(this.#head, 'capacity');
+    this.#arm(
       Math.min(
         e.deadline,
-        this.idleTimeoutMs > 0 ? now + this.idleTimeoutMs : Number.POSITIVE_INFINITY,
+        this.#idleTimeoutMs > 0 ? now + this.#idleTimeoutMs : Number.POSITIVE_INFINITY,
       ),
     );
     return this;
@@ -265,70 +289,98 @@ export class ConnectionMap<K, C>
 
   /**
    * The value for `key`, creating it with `factory` if absent. Concurrent callers for one key
-   * share one factory call; a failed factory is not cached.
+   * share one factory call; a failed factory is not cached. Rejects with
+   * HALFOPEN_ERR_REAPER_CLOSED when the map is closed (before or while the factory runs: the
+   * value it makes then is closed), HALFOPEN_ERR_REAPER_REMOVED when `retain()` or `delete()`
+   * removed the key while the factory ran (its value is closed), HALFOPEN_ERR_REAPER_REAPED
+   * when the value was not kept (already destroyed).
    */
-  getOrCreate(key: K, factory: (key: K) => C | Promise<C>): Promise<C> {
+  getOrCreate(key: K, factory: (key: K) => C | PromiseLike<C>): Promise<C> {
+    if (this.#life.closed) return Promise.reject(this.#closedError('getOrCreate'));
+    if (typeof factory !== 'function') {
+      return Promise.reject(new TypeError(`factory must be a function, got ${describe(factory)}`));
+    }
     const have = this.get(key);
     if (have !== undefined) return Promise.resolve(have);
-    let p = this.pending.get(key);
-    if (p === undefined) {
-      p = (async () => {
-        try {
-          const conn = await factory(key);
-          if (!this.closed && !this.entries.has(key)) this.set(key, conn);
-          return this.entries.get(key)?.conn ?? conn;
-        } finally {
-          this.pending.delete(key);
-        }
-      })();
-      this.pending.set(key, p);
+    let d = this.#dials.get(key);
+    if (d === undefined) {
+      const dial: Dial<C> = { promise: undefined as never, removed: false };
+      dial.promise = this.#life.track(this.#dial(key, factory, dial), () =>
+        this.#closedError('getOrCreate'),
+      );
+      this.#dials.set(key, dial);
+      d = dial;
     }
-    return p;
+    return d.promise;
   }
 
-  /** Leases the entry for `key` (creating it with `factory` if given and absent): it is not reaped until released. */
-  async acquire(key: K, factory?: (key: K) => C | Promise<C>): Promise<Lease<C>> {
-    if (this.entries.get(key) === undefined) {
-      if (!factory)
-        throw new Error(
-          `ConnectionMap ${this.name}: no entry for key ${String(key)} and no factory`,
+  /**
+   * Leases the entry for `key` (creating it with `factory` if given and absent): it is not
+   * reaped until released. Rejects like `getOrCreate`, and with HALFOPEN_ERR_REAPER_NO_ENTRY
+   * for a missing key without a factory.
+   */
+  async acquire(key: K, factory?: (key: K) => C | PromiseLike<C>): Promise<Lease<C>> {
+    if (this.#life.closed) throw this.#closedError('acquire');
+    if (!this.#entries.has(key)) {
+      if (factory === undefined) {
+        throw new ReaperError(
+          'HALFOPEN_ERR_REAPER_NO_ENTRY',
+          this.name,
+          `ConnectionMap ${this.name}: no entry for key ${describe(key)} and no factory`,
         );
+      }
       await this.getOrCreate(key, factory);
+      if (this.#life.closed) throw this.#closedError('acquire');
     }
-    const e = this.entries.get(key);
-    if (e === undefined)
-      throw new Error(
-        `ConnectionMap ${this.name}: the entry for key ${String(key)} was reaped before it could be leased`,
+    const e = this.#entries.get(key);
+    if (e === undefined) {
+      throw new ReaperError(
+        'HALFOPEN_ERR_REAPER_REAPED',
+        this.name,
+        `ConnectionMap ${this.name}: the entry for key ${describe(key)} was reaped before it could be leased`,
       );
-    if (e.leases++ === 0) {
-      this.unlinkIdle(e);
-      this.leased++;
     }
-    e.lastUsed = this.now();
+    if (e.leases++ === 0) {
+      this.#unlinkIdle(e);
+      this.#leased++;
+    }
+    e.lastUsed = this.#now();
     let released = false;
     const release = () => {
       if (released) return;
       released = true;
-      this.release(e);
+      this.#release(e);
     };
     return { conn: e.conn, release, [Symbol.dispose]: release };
   }
 
-  /** Removes `key` (only if its value is `conn`, when given); returns whether it did. */
+  /**
+   * Removes `key` (only if its value is `conn`, when given); returns whether it did. Without
+   * `conn`, a factory still running for `key` is cancelled too (its value is closed).
+   */
   delete(key: K, conn?: C): boolean {
-    const e = this.entries.get(key);
-    if (e === undefined || (conn !== undefined && e.conn !== conn)) return false;
-    this.reap(e, 'removed');
+    const cancelled = conn === undefined && this.#cancelDial(key);
+    const e = this.#entries.get(key);
+    if (e === undefined || (conn !== undefined && e.conn !== conn)) return cancelled;
+    this.#reap(e, 'removed');
     return true;
   }
 
-  /** Reaps every entry whose key is not in `keys` (the live set from a name service). Returns how many. */
+  /**
+   * Reaps every entry whose key is not in `keys` (the live set from a name service) and
+   * cancels factories still running for such keys (their values are closed when they come).
+   * Returns how many entries it reaped.
+   */
   retain(keys: Iterable<K>): number {
+    if (keys === null || typeof (keys as Iterable<K>)?.[Symbol.iterator] !== 'function') {
+      throw new TypeError(`keys must be iterable, got ${describe(keys)}`);
+    }
     const live = keys instanceof Set ? (keys as Set<K>) : new Set(keys);
+    for (const k of [...this.#dials.keys()]) if (!live.has(k)) this.#cancelDial(k);
     let n = 0;
-    for (const e of [...this.entries.values()]) {
+    for (const e of [...this.#entries.values()]) {
       if (!live.has(e.key)) {
-        this.reap(e, 'removed');
+        this.#reap(e, 'removed');
         n++;
       }
     }
@@ -337,21 +389,21 @@ export class ConnectionMap<K, C>
 
   /** Reaps what is due now (idle, lifetime); returns how many. Runs by itself on the map's timer. */
   sweep(): number {
-    const now = this.now();
+    const now = this.#now();
     let n = 0;
-    if (this.idleTimeoutMs > 0) {
-      while (this.head !== null && now - this.head.lastUsed >= this.idleTimeoutMs) {
-        this.reap(this.head, 'idle');
+    if (this.#idleTimeoutMs > 0) {
+      while (this.#head !== null && now - this.#head.lastUsed >= this.#idleTimeoutMs) {
+        this.#reap(this.#head, 'idle');
         n++;
       }
     }
     for (
-      let e = this.lifetimes.peek();
+      let e = this.#lifetimes.peek();
       e !== undefined && e.deadline <= now;
-      e = this.lifetimes.peek()
+      e = this.#lifetimes.peek()
     ) {
-      this.lifetimes.remove(e);
-      this.reap(e, 'lifetime');
+      this.#lifetimes.remove(e);
+      this.#reap(e, 'lifetime');
       n++;
     }
     return n;
@@ -359,144 +411,269 @@ export class ConnectionMap<K, C>
 
   stats(): ConnectionMapStats {
     return {
-      size: this.entries.size,
-      inUse: this.leased,
-      closingOnRelease: this.closingOnRelease,
-      reaped: { ...this.reaped },
+      size: this.#entries.size,
+      inUse: this.#leased,
+      closingOnRelease: this.#doomed.size,
+      reaped: { ...this.#reaped },
     };
   }
 
-  /** Reaps everything (`closed`, leased entries included) and stops the timer. Idempotent. */
+  /**
+   * Listens for `reap (key, conn, info)`, the map's one event. A listener that throws (or
+   * rejects) is reported (a process warning and `halfopen:reaper:error`) and never stops the
+   * reap or the timer.
+   */
+  on(event: 'reap', listener: ReapListener<K, C>): this {
+    this.#checkListener(event, listener);
+    this.#onReap = [...this.#onReap, listener];
+    return this;
+  }
+
+  /** Stops listening (the last registration of `listener`). */
+  off(event: 'reap', listener: ReapListener<K, C>): this {
+    this.#checkListener(event, listener);
+    const i = this.#onReap.lastIndexOf(listener);
+    if (i >= 0) this.#onReap = this.#onReap.filter((_, j) => j !== i);
+    return this;
+  }
+
+  /**
+   * Reaps everything (`closed`), leased or not, closes the values of factories still running
+   * when they come, rejects their callers with HALFOPEN_ERR_REAPER_CLOSED and stops the timer.
+   * Later calls (set, getOrCreate, acquire) fail with that code; a lease released afterwards
+   * does nothing. Idempotent.
+   */
   async close(): Promise<void> {
-    this.closed = true;
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    for (const e of [...this.entries.values()]) {
+    if (!this.#life.close(this.#closedError('getOrCreate'))) return;
+    this.#dials.clear();
+    this.#disarm();
+    for (const e of [...this.#entries.values()]) {
       e.leases = 0;
-      this.reap(e, 'closed');
+      this.#reap(e, 'closed');
     }
-    this.leased = 0;
+    for (const e of [...this.#doomed]) {
+      e.leases = 0;
+      this.#doomed.delete(e);
+      this.#finish(e, e.doomed ?? 'closed');
+    }
+    this.#leased = 0;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
 
-  private touch(e: Entry<K, C>, now: number): void {
+  async #dial(key: K, factory: (key: K) => C | PromiseLike<C>, dial: Dial<C>): Promise<C> {
+    let conn: C;
+    try {
+      conn = await callUserAsync(factory, [key]);
+    } finally {
+      if (this.#dials.get(key) === dial) this.#dials.delete(key);
+    }
+    if (conn === undefined || conn === null) {
+      throw new TypeError(`factory for key ${describe(key)} returned ${describe(conn)}`);
+    }
+    const closed = this.#life.closed;
+    if (closed || dial.removed) {
+      // Nobody may own it but us: it is reaped (explained and closed), never stored.
+      const now = this.#now();
+      this.#reap(new Entry(key, conn, now, now, 0), closed ? 'closed' : 'removed');
+      if (closed) throw this.#closedError('getOrCreate');
+      throw new ReaperError(
+        'HALFOPEN_ERR_REAPER_REMOVED',
+        this.name,
+        `ConnectionMap ${this.name}: key ${describe(key)} was removed while its connection was being made; the new connection was closed`,
+      );
+    }
+    const current = this.#entries.get(key);
+    if (current !== undefined && current.conn !== conn) {
+      // set() put another value there meanwhile: that one wins, ours must not be orphaned.
+      const now = this.#now();
+      this.#reap(new Entry(key, conn, now, now, 0), 'removed');
+      return current.conn;
+    }
+    this.set(key, conn);
+    if (this.#entries.get(key)?.conn !== conn) {
+      throw new ReaperError(
+        'HALFOPEN_ERR_REAPER_REAPED',
+        this.name,
+        `ConnectionMap ${this.name}: the value made for key ${describe(key)} was already closed; it was not kept`,
+      );
+    }
+    return conn;
+  }
+
+  #cancelDial(key: K): boolean {
+    const d = this.#dials.get(key);
+    if (d === undefined) return false;
+    d.removed = true;
+    this.#dials.delete(key);
+    return true;
+  }
+
+  #checkListener(event: unknown, listener: unknown): void {
+    if (event !== 'reap') {
+      throw new TypeError(`ConnectionMap emits only 'reap', got ${describe(event)}`);
+    }
+    if (typeof listener !== 'function') {
+      throw new TypeError(`listener must be a function, got ${describe(listener)}`);
+    }
+  }
+
+  #closedError(what: string): ReaperError {
+    return new ReaperError(
+      'HALFOPEN_ERR_REAPER_CLOSED',
+      this.name,
+      `ConnectionMap ${this.name} is closed; ${what}() refused`,
+    );
+  }
+
+  #reportFailure(error: unknown): void {
+    const why = error instanceof Error ? error.message : describe(error);
+    const err = new ReaperError(
+      'HALFOPEN_ERR_REAPER_CALLBACK',
+      this.name,
+      `a callback of ConnectionMap ${this.name} failed: ${why}`,
+      { cause: error },
+    );
+    publish(channels.error, { map: this.name, error: err });
+    process.emitWarning(err);
+  }
+
+  #lookupTime(): number {
+    if (!this.#cacheClock) return this.#now();
+    if (this.#cachedNow < 0) {
+      this.#cachedNow = this.#now();
+      queueMicrotask(this.#clearClock);
+    }
+    return this.#cachedNow;
+  }
+
+  #touch(e: Entry<K, C>, now: number): void {
     e.lastUsed = now;
-    if (this.tail === e) return;
-    this.unlinkIdle(e);
-    this.append(e);
+    if (this.#tail === e) return;
+    this.#unlinkIdle(e);
+    this.#append(e);
   }
 
-  private append(e: Entry<K, C>): void {
-    e.prev = this.tail;
+  #append(e: Entry<K, C>): void {
+    e.prev = this.#tail;
     e.next = null;
-    if (this.tail) this.tail.next = e;
-    else this.head = e;
-    this.tail = e;
+    if (this.#tail) this.#tail.next = e;
+    else this.#head = e;
+    this.#tail = e;
   }
 
-  private unlinkIdle(e: Entry<K, C>): void {
+  #unlinkIdle(e: Entry<K, C>): void {
     if (e.prev) e.prev.next = e.next;
-    else if (this.head === e) this.head = e.next;
+    else if (this.#head === e) this.#head = e.next;
     if (e.next) e.next.prev = e.prev;
-    else if (this.tail === e) this.tail = e.prev;
+    else if (this.#tail === e) this.#tail = e.prev;
     e.prev = e.next = null;
   }
 
-  private release(e: Entry<K, C>): void {
-    if (--e.leases > 0) return;
-    this.leased--;
+  #release(e: Entry<K, C>): void {
+    // 0 after close(): the lease outlived the map, which already closed the value.
+    if (e.leases === 0 || --e.leases > 0) return;
+    this.#leased--;
     if (e.gone) {
-      this.closingOnRelease--;
-      this.finish(e, e.doomed ?? 'removed');
+      this.#doomed.delete(e);
+      this.#finish(e, e.doomed ?? 'removed');
       return;
     }
-    const now = this.now();
+    const now = this.#now();
     e.lastUsed = now;
-    this.append(e);
-    if (e.deadline <= now) this.reap(e, 'lifetime');
-    else if (this.idleTimeoutMs > 0) this.arm(now + this.idleTimeoutMs);
+    this.#append(e);
+    if (e.deadline <= now) this.#reap(e, 'lifetime');
+    else if (this.#idleTimeoutMs > 0) this.#arm(now + this.#idleTimeoutMs);
   }
 
   /** Removes the entry from the map; closes its value now, or on release when leased. */
-  private reap(e: Entry<K, C>, reason: ReapReason): void {
+  #reap(e: Entry<K, C>, reason: ReapReason): void {
     if (e.gone) return;
     e.gone = true;
-    if (this.entries.get(e.key) === e) this.entries.delete(e.key);
-    this.unlinkIdle(e);
-    this.lifetimes.remove(e);
-    if (e.onPeerClose && isEmitter(e.conn)) {
-      e.conn.removeListener('close', e.onPeerClose);
-      e.conn.removeListener('end', e.onPeerClose);
-      e.conn.removeListener('error', e.onPeerClose);
+    if (this.#entries.get(e.key) === e) this.#entries.delete(e.key);
+    this.#unlinkIdle(e);
+    this.#lifetimes.remove(e);
+    const conn = e.conn as unknown;
+    if (isEmitter(conn)) {
+      if (e.onPeerClose) {
+        conn.removeListener('close', e.onPeerClose);
+        conn.removeListener('end', e.onPeerClose);
+        conn.removeListener('error', e.onPeerClose);
+      }
+      // From here until it closes, an 'error' (an RST answering our FIN) is expected.
+      if (!isDestroyed(conn) || (conn as { closed?: boolean }).closed === false) {
+        conn.on('error', ignoreError);
+        conn.on('close', unguard);
+      }
     }
-    this.reaped[reason]++;
-    const now = this.now();
+    this.#reaped[reason]++;
+    const now = this.#now();
     const info: ReapInfo = { reason, ageMs: now - e.createdAt, idleMs: now - e.lastUsed };
-    if (channels.reap.hasSubscribers)
-      channels.reap.publish({ map: this.name, key: e.key, conn: e.conn, ...info });
-    this.emit('reap', e.key, e.conn, info);
+    publish(channels.reap, { map: this.name, key: e.key, conn: e.conn, ...info });
+    for (const listener of this.#onReap) callUser(listener, [e.key, e.conn, info], this.#report);
     if (e.leases > 0) {
       e.doomed = reason;
-      this.closingOnRelease++;
-    } else this.finish(e, reason);
-    if (this.entries.size === 0 && this.timer !== undefined) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
-      this.timerAt = Number.POSITIVE_INFINITY;
-    }
+      this.#doomed.add(e);
+    } else this.#finish(e, reason);
+    if (this.#entries.size === 0) this.#disarm();
   }
 
   /** Closes a value at most once. */
-  private finish(e: Entry<K, C>, reason: ReapReason): void {
+  #finish(e: Entry<K, C>, reason: ReapReason): void {
     const conn = e.conn as unknown;
     if (conn !== null && typeof conn === 'object') {
-      if (this.closedConns.has(conn)) return;
-      this.closedConns.add(conn);
+      if (this.#closedConns.has(conn)) return;
+      this.#closedConns.add(conn);
     }
-    if (this.closeFn) {
-      try {
-        this.closeFn(e.conn, reason, e.key);
-      } catch (err) {
-        process.emitWarning(
-          `close() of ConnectionMap ${this.name} threw: ${String(err)}`,
-          'HalfopenReaperWarning',
-        );
-      }
+    if (this.#closeFn) {
+      callUser(this.#closeFn, [e.conn, reason, e.key], this.#report);
       return;
     }
-    if (!isSocketish(conn) || conn.destroyed) return;
-    conn.end();
-    if (this.graceMs === 0) {
-      conn.destroy();
+    if (!isSocketish(conn) || conn.destroyed === true) return;
+    callUser(conn.end, [], this.#report, conn);
+    if (this.#graceMs === 0) {
+      callUser(conn.destroy, [], this.#report, conn);
       return;
     }
-    const t = setTimeout(() => conn.destroy(), this.graceMs);
-    t.unref();
-    conn.once?.('close', () => clearTimeout(t));
+    const grace = longTimeout(() => callUser(conn.destroy, [], this.#report, conn), this.#graceMs);
+    if (isEmitter(conn)) {
+      const closed = () => {
+        grace.cancel();
+        conn.removeListener('close', closed);
+      };
+      conn.on('close', closed);
+    }
   }
 
   /** Makes sure the timer fires by `at` (it may fire early; sweep then re-arms for what is left). */
-  private arm(at: number): void {
-    if (!Number.isFinite(at) || at >= this.timerAt) return;
-    clearTimeout(this.timer);
-    this.timerAt = at;
-    this.timer = setTimeout(() => this.onTimer(), Math.max(1, Math.ceil(at - this.now())));
-    this.timer.unref();
+  #arm(at: number): void {
+    if (!Number.isFinite(at) || at >= this.#timerAt || this.#life.closed) return;
+    clearTimeout(this.#timer);
+    this.#timerAt = at;
+    // At most 2^31-1 ms: past that Node fires after 1 ms; a far deadline is reached in steps.
+    const delay = Math.min(MAX_TIMER_MS, Math.max(1, Math.ceil(at - this.#now())));
+    this.#timer = setTimeout(() => this.#onTimer(), delay);
+    this.#timer.unref();
   }
 
-  private onTimer(): void {
-    this.timer = undefined;
-    this.timerAt = Number.POSITIVE_INFINITY;
+  #disarm(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerAt = Number.POSITIVE_INFINITY;
+  }
+
+  #onTimer(): void {
+    this.#timer = undefined;
+    this.#timerAt = Number.POSITIVE_INFINITY;
     this.sweep();
     const next = Math.min(
-      this.head !== null && this.idleTimeoutMs > 0
-        ? this.head.lastUsed + this.idleTimeoutMs
+      this.#head !== null && this.#idleTimeoutMs > 0
+        ? this.#head.lastUsed + this.#idleTimeoutMs
         : Number.POSITIVE_INFINITY,
-      this.lifetimes.peek()?.deadline ?? Number.POSITIVE_INFINITY,
+      this.#lifetimes.peek()?.deadline ?? Number.POSITIVE_INFINITY,
     );
-    this.arm(next);
+    this.#arm(next);
   }
 }

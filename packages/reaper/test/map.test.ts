@@ -207,10 +207,13 @@ describe('ConnectionMap', () => {
     [
       { lifetimeJitter: 2 },
       RangeError,
-      /options\.lifetimeJitter must be a finite number within 0\.\.1, got 2/,
+      /options\.lifetimeJitter must be a fraction within 0\.\.1, got 2/,
     ],
     [{ maxSize: 1.5 }, RangeError, /options\.maxSize/],
-    [{ maxSize: 0 }, RangeError, /options\.maxSize must be an integer >= 1/],
+    [{ maxSize: 0 }, RangeError, /options\.maxSize must be an integer within 1\.\./],
+    [{ idleTimeoutMS: 1000 }, TypeError, /options\.idleTimeoutMS is not an option.*idleTimeoutMs/],
+    [{ graceMs: Number.POSITIVE_INFINITY }, RangeError, /options\.graceMs/],
+    [{ name: 5 }, TypeError, /options\.name must be a string/],
     [{ close: 'end' }, TypeError, /options\.close must be a function/],
     [{ evictOnClose: 1 }, TypeError, /options\.evictOnClose/],
   ])('new ConnectionMap(%o) throws naming the option', (bad, Type, msg) => {

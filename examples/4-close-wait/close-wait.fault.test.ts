@@ -1,10 +1,10 @@
 import type net from 'node:net';
 import { countTcpStates, waitFor, withNetns } from '@halfopen/testkit';
+import { ConnectionMap } from '@halfopen/reaper';
 import { describe, expect, it } from 'vitest';
-import { ConnectionMap } from '../src/index.js';
 // The incident lab's own backends and SDK-style client (incident 4).
 // @ts-expect-error plain JavaScript example
-import { dial, rotate } from '../../../examples/4-close-wait/backends.mjs';
+import { dial, rotate } from './backends.mjs';
 
 // Incident 4 on real kernel TCP, in a namespace of its own: a client keeps one connection per
 // backend; backends are replaced (the old one closes its end, a new one listens on a new
