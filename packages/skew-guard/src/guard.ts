@@ -1,10 +1,12 @@
-import diagnostics from 'node:diagnostics_channel';
+import { checkOptions, count, describe, fn, MAX_TIMER_MS, ms, publish } from '@halfopen/internal';
+import { channels } from './diagnostics.js';
 import type { ConnectionEpochs } from './epochs.js';
 
 export type RejectReason = 'stale' | 'future' | 'replay' | 'superseded' | 'invalid';
 
 /** A message's metadata as it arrived. Anything may be malformed: it is judged, never thrown. */
 export interface Message {
+  /** The peer's id: a non-empty string of at most 256 characters (MAX_PEER_ID_LENGTH). */
   peer: string;
   /** The sender's timestamp, ms since the epoch, on the sender's clock. */
   sentAt: number;
@@ -48,25 +50,44 @@ export interface RoundTrip {
 }
 
 export interface SkewGuardOptions {
-  /** Oldest accepted message age, after offset correction. Required. */
+  /** Oldest accepted message age, after offset correction (0..2^31-1). Required. */
   maxPastMs: number;
-  /** Furthest accepted message from the future. Required. */
+  /** Furthest accepted message from the future (0..2^31-1). Required. */
   maxFutureMs: number;
-  /** Sequence numbers remembered per peer and epoch (anti-replay window). Default: 0 (off). */
+  /** Sequence numbers remembered per peer and epoch (anti-replay window, 0..65536). Default: 0 (off). */
   replayWindow?: number;
   /** Peers whose state is kept (least recently seen dropped first, recency refreshed every 16 messages). Default: 10000. */
   maxPeers?: number;
-  /** Round-trip samples kept per peer; the one with the least delay sets the offset. Default: 8. */
+  /** Round-trip samples kept per peer (1..255); the one with the least delay sets the offset. Default: 8. */
   offsetSamples?: number;
-  /** Refuse messages whose epoch is not the peer's current one in this tracker (a ConnectionEpochs). */
+  /**
+   * Round-trip samples with a longer delay are refused (`observeRoundTrip` returns false), so
+   * one absurd sample cannot widen the window by half its delay. Default: maxPastMs + maxFutureMs.
+   */
+  maxRoundTripMs?: number;
+  /** Refuse messages whose epoch is not the peer's current one in this tracker (a ConnectionEpochs). Default: none. */
   epochs?: Pick<ConnectionEpochs<unknown>, 'epochOf'>;
   /** Wall clock in ms since the epoch. Default `Date.now`. */
   now?: () => number;
 }
 
-const channel = diagnostics.channel('halfopen:skew-guard:reject');
-/** `halfopen:skew-guard:reject`: every rejection, `{ peer, reason, detail }`. */
-export const channels = { reject: channel };
+const KEYS = [
+  'maxPastMs',
+  'maxFutureMs',
+  'replayWindow',
+  'maxPeers',
+  'offsetSamples',
+  'maxRoundTripMs',
+  'epochs',
+  'now',
+] as const;
+
+/** Longer peer ids are `invalid` (field `peer`): a peer's id is kept per peer, so its size is bounded. */
+export const MAX_PEER_ID_LENGTH = 256;
+/** The largest replay window: 8 KiB of bits per peer. */
+const MAX_WINDOW = 65_536;
+/** The most the peer table may take when full (maxPeers slots), so it never fails to grow later. */
+const MAX_TABLE_BYTES = 2 ** 31;
 
 const REASON_INDEX: Record<RejectReason, number> = {
   stale: 0,
@@ -119,6 +140,11 @@ class PeerTable {
     this.stride = U32 + Math.ceil((U32_FIELDS + words) / 2);
   }
 
+  /** Bytes a slot takes when the table is full: state, round-trip samples, keys and the index. */
+  get bytesPerSlot(): number {
+    return 8 * this.stride + 16 * this.perSlotSamples + 64;
+  }
+
   get size(): number {
     return this.index.size;
   }
@@ -155,8 +181,10 @@ class PeerTable {
     }
     this.f64.fill(0, slot * this.stride, (slot + 1) * this.stride);
     this.f64[slot * this.stride + HIGHEST] = -1;
-    this.keys[slot] = peer;
-    this.index.set(peer, slot);
+    // A copy: an id sliced from a larger string (a whole received line) would keep it alive.
+    const key = JSON.parse(JSON.stringify(peer)) as string;
+    this.keys[slot] = key;
+    this.index.set(key, slot);
     this.link(slot);
     return slot;
   }
@@ -200,26 +228,6 @@ class PeerTable {
 
 const RECENT = 32;
 
-function checkNumber(
-  options: object,
-  name: string,
-  { integer = false, required = false, min = 0 } = {},
-): number | undefined {
-  const v = (options as Record<string, unknown>)[name];
-  if (v === undefined) {
-    if (required) throw new TypeError(`options.${name} is required`);
-    return undefined;
-  }
-  if (typeof v !== 'number' || Number.isNaN(v))
-    throw new TypeError(`options.${name} must be a number, got ${typeof v}`);
-  if (v < min || !Number.isFinite(v) || (integer && !Number.isInteger(v))) {
-    throw new RangeError(
-      `options.${name} must be ${integer ? 'an integer' : 'a finite number'} >= ${min}, got ${v}`,
-    );
-  }
-  return v;
-}
-
 /**
  * Judges each message's timestamp, sequence number and connection epoch, and explains every
  * rejection. Per-peer state is bounded (lru-cache); malformed input is `invalid`, never thrown.
@@ -230,6 +238,7 @@ export class SkewGuard {
   private readonly window: number;
   private readonly words: number;
   private readonly samples: number;
+  private readonly maxRoundTripMs: number;
   private readonly epochs: Pick<ConnectionEpochs<unknown>, 'epochOf'> | undefined;
   private readonly now: () => number;
   private readonly table: PeerTable;
@@ -249,98 +258,166 @@ export class SkewGuard {
   }> = [];
 
   constructor(options: SkewGuardOptions) {
-    if (options === null || typeof options !== 'object')
-      throw new TypeError('options must be an object with maxPastMs and maxFutureMs');
-    this.maxPastMs = checkNumber(options, 'maxPastMs', { required: true })!;
-    this.maxFutureMs = checkNumber(options, 'maxFutureMs', { required: true })!;
-    const window = checkNumber(options, 'replayWindow', { integer: true }) ?? 0;
+    const o = checkOptions(options, KEYS);
+    this.maxPastMs = ms(o.maxPastMs, 'options.maxPastMs');
+    this.maxFutureMs = ms(o.maxFutureMs, 'options.maxFutureMs');
+    const window = count(o.replayWindow, 'options.replayWindow', { default: 0, max: MAX_WINDOW });
     this.words = Math.ceil(window / 32);
     this.window = this.words * 32; // rounded up to whole words
-    this.samples = checkNumber(options, 'offsetSamples', { integer: true, min: 1 }) ?? 8;
-    if (this.samples > 255)
-      throw new RangeError(`options.offsetSamples must be at most 255, got ${this.samples}`);
-    const maxPeers = checkNumber(options, 'maxPeers', { integer: true, min: 1 }) ?? 10_000;
-    if (options.now !== undefined && typeof options.now !== 'function')
-      throw new TypeError('options.now must be a function');
-    if (
-      options.epochs !== undefined &&
-      typeof (options.epochs as { epochOf?: unknown })?.epochOf !== 'function'
-    ) {
-      throw new TypeError('options.epochs must be a ConnectionEpochs');
+    this.samples = count(o.offsetSamples, 'options.offsetSamples', {
+      default: 8,
+      min: 1,
+      max: 255,
+    });
+    const maxPeers = count(o.maxPeers, 'options.maxPeers', { default: 10_000, min: 1 });
+    this.maxRoundTripMs = ms(o.maxRoundTripMs, 'options.maxRoundTripMs', {
+      default: Math.min(this.maxPastMs + this.maxFutureMs, MAX_TIMER_MS),
+    });
+    const epochs = o.epochs as { epochOf?: unknown } | null | undefined;
+    if (epochs !== undefined && (epochs === null || typeof epochs.epochOf !== 'function')) {
+      throw new TypeError(
+        `options.epochs must be a ConnectionEpochs (an object with epochOf), got ${describe(epochs)}`,
+      );
     }
-    this.epochs = options.epochs;
-    this.now = options.now ?? Date.now;
+    this.epochs = o.epochs;
+    this.now = fn(o.now, 'options.now') ?? Date.now;
     this.table = new PeerTable(maxPeers, this.words, this.samples);
+    const bytes = maxPeers * this.table.bytesPerSlot;
+    if (bytes > MAX_TABLE_BYTES) {
+      throw new RangeError(
+        `options.maxPeers (${maxPeers}) x ${this.table.bytesPerSlot} bytes of state per peer (options.replayWindow ${window}, options.offsetSamples ${this.samples}) must be at most ${MAX_TABLE_BYTES} bytes, got ${bytes}`,
+      );
+    }
   }
 
   private slotOf(peer: string): number {
     return this.table.slotOf(peer);
   }
 
-  /** Judges one message. Accepted sequence numbers are remembered; rejected ones are not. */
+  /** The clock's reading, or NaN when it threw or returned something that is not a finite number. */
+  private time(): number {
+    try {
+      const at = this.now();
+      return typeof at === 'number' && Number.isFinite(at) ? at : Number.NaN;
+    } catch {
+      return Number.NaN;
+    }
+  }
+
+  /** The current epoch the tracker gives the peer; a tracker that throws gives none. */
+  private epochOf(peer: string): unknown {
+    try {
+      return this.epochs!.epochOf(peer);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Judges one message. Only an accepted message changes the peer's state: its sequence number
+   * is remembered, and a higher epoch starts a fresh sequence space; a rejected one changes
+   * nothing but the counters.
+   */
   check(msg: Message): Verdict {
-    const invalid = this.validate(msg);
+    let invalid: { field: string; message: string } | undefined;
+    try {
+      invalid = this.validate(msg);
+    } catch {
+      invalid = { field: 'message', message: 'reading the message threw' };
+    }
     if (invalid !== undefined) {
-      const peer = typeof msg?.peer === 'string' && msg.peer !== '' ? msg.peer : undefined;
-      return this.reject(peer ?? '(none)', peer === undefined ? -1 : this.slotOf(peer), 'invalid', {
-        message: invalid.message,
-        field: invalid.field,
-      });
+      const peer = invalid.field !== 'peer' && invalid.field !== 'message' ? msg.peer : undefined;
+      return this.reject(
+        peer ?? peerLabel(msg),
+        peer === undefined ? -1 : this.slotOf(peer),
+        'invalid',
+        { message: invalid.message, field: invalid.field },
+        this.time(),
+      );
     }
     const { peer, sentAt, seq, epoch } = msg;
+    const at0 = this.time();
+    if (Number.isNaN(at0)) {
+      return this.reject(
+        peer,
+        this.slotOf(peer),
+        'invalid',
+        {
+          message: 'the clock (options.now) threw or did not return a finite number',
+          field: 'now',
+        },
+        at0,
+      );
+    }
     const slot = this.slotOf(peer);
     const t = this.table;
     const at = slot * t.stride;
 
+    let fresh = false;
     if (epoch !== undefined) {
-      const current = this.epochs ? this.epochs.epochOf(peer) : t.f64[at + EPOCH]!;
-      if (this.epochs ? current !== epoch : epoch < current!) {
-        return this.reject(peer, slot, 'superseded', {
-          message:
-            current === undefined
-              ? `epoch ${epoch}: this process holds no connection for ${peer}`
-              : `epoch ${epoch} is superseded by epoch ${current}`,
-          epoch,
-          currentEpoch: current,
-        });
+      const stored = t.f64[at + EPOCH]!;
+      const current = this.epochs ? this.epochOf(peer) : stored;
+      if (this.epochs ? current !== epoch : epoch < stored) {
+        return this.reject(
+          peer,
+          slot,
+          'superseded',
+          {
+            message:
+              current === undefined
+                ? `epoch ${epoch}: this process holds no connection for ${peer}`
+                : `epoch ${epoch} is superseded by epoch ${describe(current)}`,
+            epoch,
+            currentEpoch: typeof current === 'number' ? current : undefined,
+          },
+          at0,
+        );
       }
-      if (epoch > t.f64[at + EPOCH]!) {
-        // A new connection: a fresh sequence space.
-        t.f64[at + EPOCH] = epoch;
-        t.f64[at + HIGHEST] = -1;
-        t.u32.fill(0, t.bitsAt(slot), t.bitsAt(slot) + this.words);
-      }
+      fresh = epoch > stored; // a new connection: a fresh sequence space, once accepted
     }
 
     const offset = t.f64[at + OFFSET]!;
     const error = t.f64[at + ERROR]!;
-    const age = this.now() - (sentAt - offset);
+    const age = at0 - (sentAt - offset);
     if (age > this.maxPastMs + error || -age > this.maxFutureMs + error) {
       const stale = age > 0;
       const corrected =
         t.u32[t.u(slot, SAMPLE_COUNT)]! > 0
           ? ` (corrected by the peer's offset ${Math.round(offset)} ms ± ${Math.round(error)})`
           : '';
-      return this.reject(peer, slot, stale ? 'stale' : 'future', {
-        message: stale
-          ? `sent ${Math.round(age)} ms ago${corrected}, limit ${this.maxPastMs} ms`
-          : `sent ${Math.round(-age)} ms in the future${corrected}, limit ${this.maxFutureMs} ms`,
-        ageMs: age,
-        limitMs: stale ? this.maxPastMs : this.maxFutureMs,
-        offsetMs: offset,
-        errorMs: error,
-      });
+      return this.reject(
+        peer,
+        slot,
+        stale ? 'stale' : 'future',
+        {
+          message: stale
+            ? `sent ${Math.round(age)} ms ago${corrected}, limit ${this.maxPastMs} ms`
+            : `sent ${Math.round(-age)} ms in the future${corrected}, limit ${this.maxFutureMs} ms`,
+          ageMs: age,
+          limitMs: stale ? this.maxPastMs : this.maxFutureMs,
+          offsetMs: offset,
+          errorMs: error,
+        },
+        at0,
+      );
     }
 
+    if (fresh) {
+      // Nothing can refuse the message from here on (a fresh sequence space has no replays).
+      t.f64[at + EPOCH] = epoch!;
+      t.f64[at + HIGHEST] = -1;
+      t.u32.fill(0, t.bitsAt(slot), t.bitsAt(slot) + this.words);
+    }
     if (seq !== undefined && this.window > 0) {
       const why = this.replay(slot, seq);
       if (why !== undefined) {
-        return this.reject(peer, slot, 'replay', {
-          message: why,
-          seq,
-          highestSeq: t.f64[at + HIGHEST]!,
-          window: this.window,
-        });
+        return this.reject(
+          peer,
+          slot,
+          'replay',
+          { message: why, seq, highestSeq: t.f64[at + HIGHEST]!, window: this.window },
+          at0,
+        );
       }
     }
     t.u32[t.u(slot, ACCEPTED)]!++;
@@ -378,6 +455,11 @@ export class SkewGuard {
       };
     if (typeof msg.peer !== 'string' || msg.peer === '')
       return { field: 'peer', message: 'peer must be a non-empty string' };
+    if (msg.peer.length > MAX_PEER_ID_LENGTH)
+      return {
+        field: 'peer',
+        message: `peer id is ${msg.peer.length} characters, limit ${MAX_PEER_ID_LENGTH}`,
+      };
     if (typeof msg.sentAt !== 'number' || !Number.isFinite(msg.sentAt) || msg.sentAt < 0) {
       return {
         field: 'sentAt',
@@ -402,31 +484,39 @@ export class SkewGuard {
     return undefined;
   }
 
-  private reject(peer: string, slot: number, reason: RejectReason, detail: RejectDetail): Verdict {
+  private reject(
+    peer: string,
+    slot: number,
+    reason: RejectReason,
+    detail: RejectDetail,
+    at: number,
+  ): Verdict {
     this.totals[reason]++;
     if (slot >= 0) {
       this.table.u32[this.table.u(slot, REJECTED)]!++;
       this.table.u32[this.table.u(slot, BY_REASON + REASON_INDEX[reason])]!++;
     }
     if (this.recent.length === RECENT) this.recent.shift();
-    this.recent.push({ peer, reason, detail, at: this.now() });
-    if (channel.hasSubscribers) channel.publish({ peer, reason, detail });
+    this.recent.push({ peer, reason, detail, at });
+    publish(channels.reject, { peer, reason, detail });
     return { ok: false, reason, detail };
   }
 
   /**
    * Adds an NTP-style sample: offset ((t2 - t1) + (t3 - t4)) / 2 and delay (t4 - t1) - (t3 - t2).
    * The sample with the least delay among the last `offsetSamples` sets the offset; its error
-   * is half its delay. Returns false (and keeps nothing) for a malformed sample.
+   * is half its delay. Returns false (and keeps nothing) for a malformed sample, and for one
+   * whose delay exceeds `maxRoundTripMs` (its error bound would widen the window too far).
    */
   observeRoundTrip(peer: string, rt: RoundTrip): boolean {
-    if (typeof peer !== 'string' || peer === '' || rt === null || typeof rt !== 'object')
-      return false;
+    if (typeof peer !== 'string' || peer === '' || peer.length > MAX_PEER_ID_LENGTH) return false;
+    if (rt === null || typeof rt !== 'object') return false;
     const { t1, t2, t3, t4 } = rt;
     if (![t1, t2, t3, t4].every((x) => typeof x === 'number' && Number.isFinite(x))) return false;
     const delay = t4 - t1 - (t3 - t2);
-    if (delay < 0 || t4 < t1 || t3 < t2) return false;
     const offset = (t2 - t1 + (t3 - t4)) / 2;
+    if (!(delay >= 0 && delay <= this.maxRoundTripMs) || t4 < t1 || t3 < t2) return false;
+    if (!Number.isFinite(offset)) return false;
     const slot = this.slotOf(peer);
     const t = this.table;
     const n = this.samples;
@@ -501,10 +591,9 @@ export class SkewGuard {
   }
 }
 
-function describe(v: unknown): string {
-  return typeof v === 'number'
-    ? String(v)
-    : typeof v === 'string'
-      ? `"${v.slice(0, 40)}"`
-      : typeof v;
+/** How a message with an unusable peer id shows in `report().recent`: a short copy, never the id itself. */
+function peerLabel(msg: unknown): string {
+  const peer = (msg as { peer?: unknown } | null)?.peer;
+  if (typeof peer !== 'string' || peer === '') return '(none)';
+  return `${JSON.parse(JSON.stringify(peer.slice(0, 40)))}... (${peer.length} characters)`;
 }

@@ -1,10 +1,7 @@
+export { channels } from './diagnostics.js';
+export { ConnectionEpochs, type ConnectionEpochsOptions } from './epochs.js';
 export {
-  ConnectionEpochs,
-  type ConnectionEpochsEvents,
-  type ConnectionEpochsOptions,
-} from './epochs.js';
-export {
-  channels,
+  MAX_PEER_ID_LENGTH,
   type Message,
   type RejectDetail,
   type RejectReason,

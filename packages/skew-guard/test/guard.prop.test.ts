@@ -21,20 +21,25 @@ describe('SkewGuard (property)', () => {
         for (const m of msgs) {
           const st = model.get(m.peer) ?? { epoch: 0, highest: -1, seen: new Set<number>() };
           model.set(m.peer, st);
+          // Only an accepted message changes the model: a higher epoch's fresh sequence space
+          // and the sequence number are committed when the verdict is 'ok'.
           let expected: string;
+          const fresh = m.epoch !== undefined && m.epoch > st.epoch;
+          const seen = fresh ? new Set<number>() : st.seen;
+          const highest = fresh ? -1 : st.highest;
           if (m.epoch !== undefined && m.epoch < st.epoch) expected = 'superseded';
-          else {
-            if (m.epoch !== undefined && m.epoch > st.epoch) {
-              st.epoch = m.epoch;
+          else if (m.age > 2000) expected = 'stale';
+          else if (-m.age > 1000) expected = 'future';
+          else if (m.seq !== undefined && (m.seq <= highest - W || seen.has(m.seq)))
+            expected = 'replay';
+          else expected = 'ok';
+          if (expected === 'ok') {
+            if (fresh) {
+              st.epoch = m.epoch!;
               st.highest = -1;
-              st.seen.clear();
+              st.seen = new Set<number>();
             }
-            if (m.age > 2000) expected = 'stale';
-            else if (-m.age > 1000) expected = 'future';
-            else if (m.seq === undefined) expected = 'ok';
-            else if (m.seq <= st.highest - W || st.seen.has(m.seq)) expected = 'replay';
-            else {
-              expected = 'ok';
+            if (m.seq !== undefined) {
               st.seen.add(m.seq);
               st.highest = Math.max(st.highest, m.seq);
             }

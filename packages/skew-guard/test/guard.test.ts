@@ -158,12 +158,29 @@ describe('bad input', () => {
 
   it.each([
     [{}, /options\.maxPastMs is required/],
-    [{ maxPastMs: -1, maxFutureMs: 0 }, /options\.maxPastMs must be a finite number >= 0, got -1/],
+    [
+      { maxPastMs: -1, maxFutureMs: 0 },
+      /options\.maxPastMs must be milliseconds within 0\.\.2147483647, got -1/,
+    ],
+    [{ maxPastMs: 2 ** 31, maxFutureMs: 0 }, /options\.maxPastMs must be milliseconds within/],
+    [
+      { maxPastMs: 1, maxFutureMS: 1 },
+      /options\.maxFutureMS is not an option \(did you mean options\.maxFutureMs\?\)/,
+    ],
+    [{ maxPastMs: 1, maxFutureMs: 1, maxRoundTripMs: -5 }, /options\.maxRoundTripMs/],
+    [
+      { maxPastMs: 1, maxFutureMs: 1, replayWindow: 65_536, maxPeers: 1_000_000 },
+      /options\.maxPeers \(1000000\) x \d+ bytes of state per peer \(options\.replayWindow 65536/,
+    ],
+    [{ maxPastMs: 1, maxFutureMs: 1, now: 5 }, /options\.now must be a function/],
     [
       { maxPastMs: 1, maxFutureMs: 1, replayWindow: 1.5 },
       /options\.replayWindow must be an integer/,
     ],
-    [{ maxPastMs: 1, maxFutureMs: 1, maxPeers: 0 }, /options\.maxPeers must be an integer >= 1/],
+    [
+      { maxPastMs: 1, maxFutureMs: 1, maxPeers: 0 },
+      /options\.maxPeers must be an integer within 1\.\./,
+    ],
     [{ maxPastMs: 1, maxFutureMs: 1, epochs: {} }, /options\.epochs must be a ConnectionEpochs/],
   ])('new SkewGuard(%o) throws naming the option', (bad, msg) => {
     expect(() => new SkewGuard(bad as never)).toThrow(msg);
