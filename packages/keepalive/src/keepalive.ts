@@ -12,7 +12,7 @@ import {
   publish,
 } from '@halfopen/internal';
 import { KeepAliveFailedError, KeepAliveUnsupportedError } from './errors.js';
-import { type Sockopts, setSockopts, support } from './sockopts.js';
+import { type Sockopts, setSockopts, support } from '@halfopen/sockopt';
 
 /**
  * `halfopen:keepalive:degraded` ({ setting, reason }): a setting this process cannot apply, once

@@ -76,6 +76,26 @@ describe('dead peer detection on real kernel TCP', () => {
     });
   });
 
+  it('with keepalive off, userTimeoutMs alone still bounds data in flight', async () => {
+    await withNetns(async (ns) => {
+      const peer = await peerServer();
+      const socket = await connect({
+        port: peer.port,
+        host: '127.0.0.1',
+        keepAlive: false,
+        userTimeoutMs: 2000,
+      });
+      await ns.blackhole(peer.port);
+      const start = Date.now();
+      socket.write(Buffer.alloc(1000));
+      const { err, at } = await death(socket);
+      expect(err.code).toBe('ETIMEDOUT');
+      expect(at - start).toBeGreaterThanOrEqual(1500);
+      expect(at - start).toBeLessThan(6000);
+      peer.close();
+    });
+  });
+
   it('a healthy idle peer is never dropped over 10x the idle time', async () => {
     await withNetns(async () => {
       const peer = await peerServer();
