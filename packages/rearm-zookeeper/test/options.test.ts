@@ -9,7 +9,7 @@ describe('zookeeperChildren options', () => {
     [{ path: '/s', createClient: 5 }, /options\.createClient must be a function/],
     [
       { path: '/s', connectionString: 'x:1', handshakeTimeoutMs: 0 },
-      /options\.handshakeTimeoutMs must be a finite number > 0, got 0/,
+      /options\.handshakeTimeoutMs must be milliseconds within 1\.\.2147483647, got 0/,
     ],
   ])('%o throws naming the option', (bad, msg) => {
     expect(() => zookeeperChildren(bad as never)).toThrow(msg);
@@ -42,6 +42,7 @@ describe('zookeeperChildren options', () => {
       this.closed = true;
     }
     getChildren() {}
+    exists() {}
   }
   const silentSource = () => {
     const made: SilentClient[] = [];
