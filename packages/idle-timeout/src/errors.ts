@@ -1,3 +1,5 @@
+import { HalfopenError } from '@halfopen/internal';
+
 /** Which deadline passed. */
 export type TimeoutReason =
   | 'first-byte'
@@ -32,8 +34,36 @@ export interface TimeoutInfo {
   remotePort: number | undefined;
   bytesRead: number;
   bytesWritten: number;
-  /** Bytes waiting to be sent (write stalls), 0 otherwise. */
+  /** Bytes waiting to be sent (write stalls: Node's queue plus, with kernel progress, the kernel's), 0 otherwise. */
   pendingBytes: number;
+  /** How write progress was measured: bytes the peer acknowledged (`'kernel'`) or bytes Node handed over (`'node'`). */
+  progress: Progress;
+  /** The kernel's view of the connection (TCP_INFO) when it was read for this timeout, else undefined. */
+  kernel: KernelView | undefined;
+}
+
+/** Write progress: bytes the peer acknowledged (TCP_INFO) or bytes Node handed to the kernel. */
+export type Progress = 'kernel' | 'node';
+
+/** What the kernel knew about the connection (Linux TCP_INFO); each field only where it was given. */
+export interface KernelView {
+  /** TCP state, e.g. 'ESTABLISHED'. */
+  state: string;
+  /** Smoothed round-trip time, ms. */
+  rttMs?: number;
+  /** Retransmissions in the current run, and over the connection's life. */
+  retransmits?: number;
+  totalRetrans?: number;
+  /** Segments sent and not yet acknowledged. */
+  unackedSegments?: number;
+  /** Bytes the peer acknowledged since the connection opened. */
+  bytesAcked?: number;
+  /** Bytes in the kernel's send queue (sent but unacknowledged, and not yet sent). */
+  queuedBytes?: number;
+  /** The peer's advertised receive window, bytes: 0 is a peer that stopped reading. */
+  peerWindow?: number;
+  /** Zero-window (or keepalive) probes sent and unanswered. */
+  probes?: number;
 }
 
 const DESCRIBE: Record<TimeoutReason, string> = {
@@ -45,11 +75,30 @@ const DESCRIBE: Record<TimeoutReason, string> = {
   'max-age': 'connection older than',
 };
 
-/** The error a guarded socket is destroyed with. */
-export class IdleTimeoutError extends Error implements TimeoutInfo {
+/** The kernel's view in one clause, for messages: why, without a packet capture. */
+export function describeKernel(k: KernelView): string {
+  const parts: string[] = [k.state];
+  if (k.peerWindow === 0)
+    parts.push(`peer advertises a zero window (${k.probes ?? 0} probes unanswered)`);
+  else if (k.peerWindow !== undefined) parts.push(`peer window ${k.peerWindow} B`);
+  if (k.bytesAcked !== undefined) parts.push(`${k.bytesAcked} B acknowledged`);
+  if (k.queuedBytes !== undefined) parts.push(`${k.queuedBytes} B in the kernel send queue`);
+  if (k.unackedSegments !== undefined) parts.push(`${k.unackedSegments} segments unacknowledged`);
+  if (k.rttMs !== undefined) parts.push(`rtt ${k.rttMs} ms`);
+  if (k.retransmits !== undefined) {
+    parts.push(`${k.retransmits} retransmits now (${k.totalRetrans ?? 0} in all)`);
+  }
+  return parts.join(', ');
+}
+
+/**
+ * The error a guarded socket is destroyed with (the package's one error class; it carries a
+ * stable `code` per deadline: match on `code`).
+ */
+export class IdleTimeoutError extends HalfopenError implements TimeoutInfo {
   override name = 'IdleTimeoutError';
   readonly reason: TimeoutReason;
-  readonly code: TimeoutCode;
+  declare readonly code: TimeoutCode;
   readonly limitMs: number;
   readonly elapsedMs: number;
   readonly count: number;
@@ -58,14 +107,16 @@ export class IdleTimeoutError extends Error implements TimeoutInfo {
   readonly bytesRead: number;
   readonly bytesWritten: number;
   readonly pendingBytes: number;
+  readonly progress: Progress;
+  readonly kernel: KernelView | undefined;
 
   constructor(info: TimeoutInfo) {
     const peer = info.remoteAddress ? `${info.remoteAddress}:${info.remotePort}` : 'unknown peer';
     super(
-      `${info.code}: ${DESCRIBE[info.reason]} ${info.limitMs} ms (elapsed ${Math.round(info.elapsedMs)} ms) on connection to ${peer}; read ${info.bytesRead} B, written ${info.bytesWritten} B${info.pendingBytes ? `, ${info.pendingBytes} B pending` : ''}`,
+      info.code,
+      `${DESCRIBE[info.reason]} ${info.limitMs} ms (elapsed ${Math.round(info.elapsedMs)} ms) on connection to ${peer}; read ${info.bytesRead} B, written ${info.bytesWritten} B${info.pendingBytes ? `, ${info.pendingBytes} B pending` : ''}${info.kernel ? `; kernel: ${describeKernel(info.kernel)}` : ''}`,
     );
     this.reason = info.reason;
-    this.code = info.code;
     this.limitMs = info.limitMs;
     this.elapsedMs = info.elapsedMs;
     this.count = info.count;
@@ -74,5 +125,7 @@ export class IdleTimeoutError extends Error implements TimeoutInfo {
     this.bytesRead = info.bytesRead;
     this.bytesWritten = info.bytesWritten;
     this.pendingBytes = info.pendingBytes;
+    this.progress = info.progress;
+    this.kernel = info.kernel;
   }
 }

@@ -7,11 +7,13 @@ export { channels } from './diagnostics.js';
 export {
   CODES,
   IdleTimeoutError,
+  type KernelView,
+  type Progress,
   type TimeoutCode,
   type TimeoutInfo,
   type TimeoutReason,
 } from './errors.js';
-export { SocketGuard, type SocketGuardEvents, type SocketGuardStats } from './guard.js';
+export { SocketGuard, type SocketGuardStats } from './guard.js';
 export type { GuardOptions, TimeoutAction } from './options.js';
 export {
   type ConnectionSource,
@@ -25,7 +27,7 @@ export {
  * destroyed with an IdleTimeoutError naming it, unless `onTimeout` says `'ignore'`.
  * Options are checked first: a bad one throws a TypeError/RangeError naming it.
  */
-export function guardSocket(socket: net.Socket, options: GuardOptions): SocketGuard {
+export function guardSocket(socket: net.Socket, options?: GuardOptions): SocketGuard {
   if (!socket || typeof socket.destroy !== 'function' || typeof socket.on !== 'function') {
     throw new TypeError('guardSocket(socket): socket must be a net.Socket or tls.TLSSocket');
   }
@@ -33,6 +35,6 @@ export function guardSocket(socket: net.Socket, options: GuardOptions): SocketGu
 }
 
 /** Guards every connection `server` accepts with the same deadlines (see guardSocket). */
-export function guardServer(server: ConnectionSource, options: GuardOptions): ServerGuard {
+export function guardServer(server: ConnectionSource, options?: GuardOptions): ServerGuard {
   return new ServerGuard(server, options);
 }

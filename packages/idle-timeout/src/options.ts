@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import type net from 'node:net';
+import { bytes, checkOptions, describe, fn, fraction, ms, rate } from '@halfopen/internal';
 import type { TimeoutInfo } from './errors.js';
 
 /** What `onTimeout` may decide: destroy the socket (the default) or let it live and re-arm. */
@@ -12,18 +14,23 @@ export interface GuardOptions {
    * while the socket is reading. Time during which reading is paused does not count. Default: off.
    */
   readIdleMs?: number;
-  /** With `readIdleMs`: the slowest receive rate tolerated (cuts tricklers). Default: 0 (any byte). */
+  /** With `readIdleMs`: the slowest receive rate tolerated, bytes/s (cuts tricklers). Default: 0 (any byte). */
   minReadBytesPerSec?: number;
-  /** Destroy when reading stays paused (backpressure, `pause()`) longer than this. Default: off. */
+  /** Destroy when reading stays paused (`pause()`, backpressure) longer than this. Default: off. */
   pausedMaxMs?: number;
   /**
    * Destroy when bytes wait to be sent and drain progress stays below `minDrainBytesPerSec` for
-   * this window (stretched by one kernel wake-up burst when a rate is set). Default: off.
+   * this window. Where the kernel's TCP_INFO is readable, progress is bytes the peer
+   * acknowledged; elsewhere the window is stretched by one kernel wake-up burst when a rate is
+   * set (see the README). Default: off.
    */
   writeStallMs?: number;
-  /** With `writeStallMs`: the slowest drain rate tolerated. Default: 0 (any progress). */
+  /** With `writeStallMs`: the slowest drain rate tolerated, bytes/s. Default: 0 (any progress). */
   minDrainBytesPerSec?: number;
-  /** Kernel send buffer the write-stall window allows for. Default: tcp_wmem's maximum, else 4 MiB. */
+  /**
+   * Kernel send buffer the write-stall window allows for where progress is Node's view only.
+   * Default: tcp_wmem's maximum, else 4 MiB.
+   */
   sendBufferBytes?: number;
   /** Destroy when the peer sent FIN and the socket is still open after this. Default: off. */
   halfClosedMs?: number;
@@ -33,8 +40,13 @@ export interface GuardOptions {
   maxAgeJitter?: number;
   /** How often deadlines are checked; a deadline passes within one resolution after its limit. Default: the smallest deadline / 10, within 10..1000 ms. */
   resolutionMs?: number;
-  /** Decides per timeout; `'ignore'` re-arms that deadline from now. Default: always `'destroy'`. */
-  onTimeout?: (info: TimeoutInfo) => TimeoutAction;
+  /**
+   * Called for every deadline that passed: the one way to observe timeouts per guard, and the
+   * decider. Returning `'ignore'` re-arms that deadline from now; anything else (including
+   * `undefined`, a throw or a promise) destroys. Default: always destroy.
+   */
+  // biome-ignore lint/suspicious/noConfusingVoidType: an observer that returns nothing is the common case
+  onTimeout?: (info: TimeoutInfo, socket: net.Socket) => TimeoutAction | undefined | void;
   /** Clock in ms (monotonic). Default: `performance.now`. */
   now?: () => number;
   /** Random source for `maxAgeJitter`, in [0, 1). Default: `Math.random`. */
@@ -47,35 +59,20 @@ export interface Policy {
   readIdleMs: number;
   minReadBytes: number;
   pausedMaxMs: number;
-  /** Effective write-stall window: writeStallMs plus one kernel burst period at the minimum rate. */
+  writeStallMs: number;
+  /** Node-view write-stall window: writeStallMs plus one kernel burst period at the minimum rate. */
   writeWindowMs: number;
   minWriteBytes: number;
   halfClosedMs: number;
   maxAgeMs: number;
   maxAgeJitter: number;
   resolutionMs: number;
-  onTimeout: ((info: TimeoutInfo) => TimeoutAction) | undefined;
+  onTimeout: GuardOptions['onTimeout'];
   now: () => number;
   random: () => number;
 }
 
 const defaultNow = () => performance.now();
-
-function ms(options: GuardOptions, name: keyof GuardOptions): number {
-  const v = options[name];
-  if (v === undefined) return 0;
-  if (typeof v !== 'number' || Number.isNaN(v)) {
-    throw new TypeError(`options.${name} must be a number of milliseconds, got ${describe(v)}`);
-  }
-  if (v < 0 || !Number.isFinite(v)) {
-    throw new RangeError(`options.${name} must be a finite number >= 0 (0 = off), got ${v}`);
-  }
-  return v;
-}
-
-function describe(v: unknown): string {
-  return typeof v === 'string' ? `"${v}"` : typeof v === 'number' ? String(v) : typeof v;
-}
 
 let tcpWmemMax: number | undefined;
 /** The kernel's maximum autotuned send buffer (tcp_wmem's third field), read once. */
@@ -93,7 +90,7 @@ export function defaultSendBufferBytes(): number {
   return tcpWmemMax;
 }
 
-const OPTION_KEYS = [
+export const OPTION_KEYS = [
   'firstByteMs',
   'readIdleMs',
   'minReadBytesPerSec',
@@ -111,36 +108,46 @@ const OPTION_KEYS = [
 ] as const satisfies ReadonlyArray<keyof GuardOptions>;
 
 // Guarding many sockets with one options object shares one validated policy; a changed
-// option (same object, new value) makes a new one.
-const cache = new WeakMap<GuardOptions, { values: unknown[]; policy: Policy }>();
+// option (same object, new value, or a key added) makes a new one.
+const cache = new WeakMap<GuardOptions, { values: unknown[]; keys: number; policy: Policy }>();
 
 /** Validates options into a policy, reusing the last one made from this object if unchanged. */
 export function toPolicy(options: GuardOptions | undefined): Policy {
   if (options === null || typeof options !== 'object') return makePolicy(options);
   const hit = cache.get(options);
-  if (hit && OPTION_KEYS.every((k, i) => options[k] === hit.values[i])) return hit.policy;
+  if (
+    hit &&
+    OPTION_KEYS.every((k, i) => options[k] === hit.values[i]) &&
+    Object.keys(options).length === hit.keys
+  ) {
+    return hit.policy;
+  }
   const policy = makePolicy(options);
-  cache.set(options, { values: OPTION_KEYS.map((k) => options[k]), policy });
+  cache.set(options, {
+    values: OPTION_KEYS.map((k) => options[k]),
+    keys: Object.keys(options).length,
+    policy,
+  });
   return policy;
 }
 
-function makePolicy(options: GuardOptions | undefined): Policy {
-  if (options === null || typeof options !== 'object') {
-    throw new TypeError(
-      `options must be an object, got ${options === null ? 'null' : typeof options}`,
-    );
-  }
-  const firstByteMs = ms(options, 'firstByteMs');
-  const readIdleMs = ms(options, 'readIdleMs');
-  const minReadBytesPerSec = ms(options, 'minReadBytesPerSec');
-  const pausedMaxMs = ms(options, 'pausedMaxMs');
-  const writeStallMs = ms(options, 'writeStallMs');
-  const minDrainBytesPerSec = ms(options, 'minDrainBytesPerSec');
-  const halfClosedMs = ms(options, 'halfClosedMs');
-  const maxAgeMs = ms(options, 'maxAgeMs');
-  const maxAgeJitter = ms(options, 'maxAgeJitter');
-  if (maxAgeJitter > 1)
-    throw new RangeError(`options.maxAgeJitter must be within 0..1, got ${maxAgeJitter}`);
+const off = { default: 0, zeroOff: true } as const;
+
+function makePolicy(input: GuardOptions | undefined): Policy {
+  const options = checkOptions(input, OPTION_KEYS, 'options');
+  const firstByteMs = ms(options.firstByteMs, 'options.firstByteMs', off);
+  const readIdleMs = ms(options.readIdleMs, 'options.readIdleMs', off);
+  const minReadBytesPerSec = rate(options.minReadBytesPerSec, 'options.minReadBytesPerSec', {
+    default: 0,
+  });
+  const pausedMaxMs = ms(options.pausedMaxMs, 'options.pausedMaxMs', off);
+  const writeStallMs = ms(options.writeStallMs, 'options.writeStallMs', off);
+  const minDrainBytesPerSec = rate(options.minDrainBytesPerSec, 'options.minDrainBytesPerSec', {
+    default: 0,
+  });
+  const halfClosedMs = ms(options.halfClosedMs, 'options.halfClosedMs', off);
+  const maxAgeMs = ms(options.maxAgeMs, 'options.maxAgeMs', off);
+  const maxAgeJitter = fraction(options.maxAgeJitter, 'options.maxAgeJitter', { default: 0 });
   if (minReadBytesPerSec > 0 && readIdleMs === 0) {
     throw new RangeError(
       'options.minReadBytesPerSec needs options.readIdleMs (the window it is measured over)',
@@ -151,21 +158,20 @@ function makePolicy(options: GuardOptions | undefined): Policy {
       'options.minDrainBytesPerSec needs options.writeStallMs (the window it is measured over)',
     );
   }
-  let sendBufferBytes = 0;
-  if (options.sendBufferBytes !== undefined) {
-    sendBufferBytes = ms(options, 'sendBufferBytes');
-    if (sendBufferBytes === 0) throw new RangeError('options.sendBufferBytes must be > 0');
-  } else if (minDrainBytesPerSec > 0) {
-    sendBufferBytes = defaultSendBufferBytes();
-  }
-  for (const name of ['onTimeout', 'now', 'random'] as const) {
-    if (options[name] !== undefined && typeof options[name] !== 'function') {
-      throw new TypeError(`options.${name} must be a function, got ${describe(options[name])}`);
-    }
-  }
-  // A writer blocked on a full send buffer is woken when about a third of it is free, so
-  // progress arrives in bursts; half the buffer per burst, at the minimum rate, is the
-  // longest a healthy reader can show none. The window grows by that much.
+  const sendBufferBytes =
+    options.sendBufferBytes !== undefined
+      ? bytes(options.sendBufferBytes, 'options.sendBufferBytes', { min: 1 })
+      : minDrainBytesPerSec > 0
+        ? defaultSendBufferBytes()
+        : 0;
+  const onTimeout = fn(options.onTimeout, 'options.onTimeout');
+  const now = fn(options.now, 'options.now') ?? defaultNow;
+  const random = fn(options.random, 'options.random') ?? Math.random;
+  checkClock(now);
+  // Where progress is Node's view, a writer blocked on a full send buffer is woken when about
+  // a third of it is free, so progress arrives in bursts; half the buffer per burst, at the
+  // minimum rate, is the longest a healthy reader can show none. That window grows by that
+  // much (capped: it is checked on the wheel, never handed to a timer).
   const burstMs =
     minDrainBytesPerSec > 0 ? ((sendBufferBytes / 2) * 1000) / minDrainBytesPerSec : 0;
   const deadlines = [
@@ -176,26 +182,37 @@ function makePolicy(options: GuardOptions | undefined): Policy {
     halfClosedMs,
     maxAgeMs,
   ].filter((d) => d > 0);
-  let resolutionMs = ms(options, 'resolutionMs');
-  if (options.resolutionMs !== undefined && resolutionMs < 1) {
-    throw new RangeError(`options.resolutionMs must be >= 1, got ${resolutionMs}`);
-  }
-  if (resolutionMs === 0) {
-    resolutionMs = Math.min(1000, Math.max(10, Math.floor(Math.min(...deadlines, 10_000) / 10)));
-  }
+  const resolutionMs =
+    options.resolutionMs === undefined
+      ? Math.min(1000, Math.max(10, Math.floor(Math.min(...deadlines, 10_000) / 10)))
+      : ms(options.resolutionMs, 'options.resolutionMs', { min: 1, integer: true });
   return {
     firstByteMs,
     readIdleMs,
     minReadBytes: Math.max(1, Math.ceil((minReadBytesPerSec * readIdleMs) / 1000)),
     pausedMaxMs,
-    writeWindowMs: writeStallMs > 0 ? writeStallMs + burstMs : 0,
+    writeStallMs,
+    writeWindowMs: writeStallMs > 0 ? Math.min(writeStallMs + burstMs, Number.MAX_SAFE_INTEGER) : 0,
     minWriteBytes: Math.max(1, Math.ceil((minDrainBytesPerSec * writeStallMs) / 1000)),
     halfClosedMs,
     maxAgeMs,
     maxAgeJitter,
     resolutionMs,
-    onTimeout: options.onTimeout,
-    now: options.now ?? defaultNow,
-    random: options.random ?? Math.random,
+    onTimeout,
+    now,
+    random,
   };
+}
+
+/** A clock must answer with a finite number before anything is armed on it. */
+function checkClock(now: () => number): void {
+  let t: unknown;
+  try {
+    t = now();
+  } catch (error) {
+    throw new TypeError('options.now threw when called', { cause: error });
+  }
+  if (typeof t !== 'number' || !Number.isFinite(t)) {
+    throw new TypeError(`options.now must return a finite number of ms, got ${describe(t)}`);
+  }
 }

@@ -1,9 +1,9 @@
 import type net from 'node:net';
-import { EventEmitter } from 'eventemitter3';
-import type { TimeoutInfo, TimeoutReason } from './errors.js';
+import { callUser, publish } from '@halfopen/internal';
+import { channels } from './diagnostics.js';
+import type { TimeoutReason } from './errors.js';
 import { type GuardOwner, SocketGuard } from './guard.js';
-import { type GuardOptions, type Policy, type TimeoutAction, toPolicy } from './options.js';
-import { wheelFor } from './wheel.js';
+import { type GuardOptions, type Policy, toPolicy } from './options.js';
 
 /** Anything that emits 'connection' with a socket: net.Server, tls.Server, http(s).Server. */
 export interface ConnectionSource {
@@ -14,8 +14,6 @@ export interface ConnectionSource {
 export interface ServerGuardEvents {
   /** A new connection is guarded (its raw TCP socket, also for TLS and HTTPS servers). */
   guard: [guard: SocketGuard];
-  /** A deadline passed on one of the server's sockets. */
-  timeout: [info: TimeoutInfo, action: TimeoutAction, socket: net.Socket];
 }
 
 export interface ServerGuardStats {
@@ -38,64 +36,90 @@ const zero = (): Record<TimeoutReason, number> => ({
   'max-age': 0,
 });
 
-/** Guards every connection a server accepts with the same deadlines. */
-export class ServerGuard extends EventEmitter<ServerGuardEvents> implements GuardOwner, Disposable {
-  private readonly policy: Policy;
-  private readonly server: ConnectionSource;
-  private active = 0;
-  private guarded = 0;
-  private ignored = 0;
-  private readonly destroyed = zero();
-  private closed = false;
-  private readonly onConnection = (socket: net.Socket) => {
-    this.guarded++;
-    const guard = new SocketGuard(socket, this.policy, this);
-    if (!guard.disposed) this.active++;
-    this.emit('guard', guard);
+type GuardListener = (guard: SocketGuard) => void;
+
+/**
+ * Guards every connection a server accepts with the same deadlines. Timeouts are observed (and
+ * decided) through `options.onTimeout`; `on('guard')` hands over each new connection's guard.
+ */
+export class ServerGuard implements Disposable {
+  readonly #policy: Policy;
+  readonly #server: ConnectionSource;
+  // Its own guards only: dispose() walks these, never the other servers' on the same wheel.
+  readonly #guards = new Set<SocketGuard>();
+  #guarded = 0;
+  #ignored = 0;
+  readonly #destroyed = zero();
+  #closed = false;
+  #listeners: GuardListener[] = [];
+  readonly #owner: GuardOwner = {
+    timedOut: (_guard, info, action) => {
+      if (action === 'ignore') this.#ignored++;
+      else this.#destroyed[info.reason]++;
+    },
+    disposed: (guard) => {
+      this.#guards.delete(guard);
+    },
+  };
+  readonly #onConnection = (socket: net.Socket): void => {
+    this.#guarded++;
+    const guard = new SocketGuard(socket, this.#policy, this.#owner);
+    if (!guard.disposed) this.#guards.add(guard);
+    for (const fn of this.#listeners) {
+      callUser(fn, [guard], (error) => publish(channels.error, { error, during: 'guard', socket }));
+    }
   };
 
   /** @internal use guardServer */
-  constructor(server: ConnectionSource, options: GuardOptions) {
-    super();
+  constructor(server: ConnectionSource, options: GuardOptions | undefined) {
     if (!server || typeof server.on !== 'function' || typeof server.removeListener !== 'function') {
       throw new TypeError('guardServer(server): server must be a net, tls, http or https Server');
     }
-    this.policy = toPolicy(options);
-    this.server = server;
-    server.on('connection', this.onConnection);
+    this.#policy = toPolicy(options);
+    this.#server = server;
+    server.on('connection', this.#onConnection);
   }
 
-  /** @internal */
-  onGuardTimeout(guard: SocketGuard, info: TimeoutInfo, action: TimeoutAction): void {
-    if (action === 'ignore') this.ignored++;
-    else this.destroyed[info.reason]++;
-    this.emit('timeout', info, action, guard.socket);
+  /**
+   * Calls `fn(guard)` for each connection guarded from now on. A listener that throws is
+   * reported on `halfopen:idle-timeout:error`; the connection stays guarded.
+   */
+  on<E extends keyof ServerGuardEvents>(
+    event: E,
+    fn: (...args: ServerGuardEvents[E]) => void,
+  ): this {
+    if (event !== 'guard')
+      throw new TypeError(`ServerGuard emits 'guard' only, not ${String(event)}`);
+    if (typeof fn !== 'function')
+      throw new TypeError('ServerGuard.on(event, fn): fn must be a function');
+    this.#listeners = [...this.#listeners, fn];
+    return this;
   }
 
-  /** @internal */
-  onGuardDispose(): void {
-    this.active--;
+  off<E extends keyof ServerGuardEvents>(
+    event: E,
+    fn: (...args: ServerGuardEvents[E]) => void,
+  ): this {
+    if (event === 'guard') this.#listeners = this.#listeners.filter((f) => f !== fn);
+    return this;
   }
 
   stats(): ServerGuardStats {
     return {
-      active: this.active,
-      guarded: this.guarded,
-      destroyed: { ...this.destroyed },
-      ignored: this.ignored,
+      active: this.#guards.size,
+      guarded: this.#guarded,
+      destroyed: { ...this.#destroyed },
+      ignored: this.#ignored,
     };
   }
 
   /** Stops guarding new connections and disposes the guards of open ones (sockets stay open). */
   dispose(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.server.removeListener('connection', this.onConnection);
-    const wheel = wheelFor(this.policy.now, this.policy.resolutionMs);
-    for (let i = wheel.guards.length - 1; i >= 0; i--) {
-      const g = wheel.guards[i];
-      if (g instanceof SocketGuard && g.owner === this) g.dispose();
-    }
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#server.removeListener('connection', this.#onConnection);
+    this.#listeners = [];
+    for (const g of [...this.#guards]) g.dispose();
   }
 
   [Symbol.dispose](): void {

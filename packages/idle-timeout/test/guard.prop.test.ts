@@ -249,15 +249,17 @@ function agreesWithModel(config: fc.Arbitrary<Config>, commands: Array<fc.Arbitr
       vi.useFakeTimers({ now: 0 });
       const socket = new FakeSocket();
       socket.on('error', () => {});
+      const fired: Real['fired'] = [];
       const options: GuardOptions = {
         ...c,
         sendBufferBytes: SNDBUF,
         resolutionMs: RES,
         now: () => Date.now(),
+        onTimeout: (info) => {
+          fired.push({ reason: info.reason, at: Date.now() });
+        },
       };
       const guard = guardSocket(socket.asSocket(), options);
-      const fired: Real['fired'] = [];
-      guard.on('timeout', (info) => fired.push({ reason: info.reason, at: Date.now() }));
       try {
         fc.modelRun(() => ({ model: new Model(c), real: { socket, guard, fired } }), cmds);
       } finally {

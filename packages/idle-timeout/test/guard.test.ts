@@ -36,19 +36,67 @@ function guarded(o: GuardOptions) {
 
 describe('option validation', () => {
   it.each([
-    [{ readIdleMs: '100' }, TypeError, /options\.readIdleMs must be a number.*"100"/],
-    [{ firstByteMs: -1 }, RangeError, /options\.firstByteMs must be a finite number >= 0.*-1/],
+    [
+      { readIdleMs: '100' },
+      TypeError,
+      /options\.readIdleMs must be a number \(milliseconds\).*"100"/,
+    ],
+    [{ firstByteMs: -1 }, RangeError, /options\.firstByteMs must be milliseconds within 0\.\..*-1/],
     [{ writeStallMs: Number.NaN }, TypeError, /options\.writeStallMs/],
     [{ maxAgeMs: Number.POSITIVE_INFINITY }, RangeError, /options\.maxAgeMs/],
+    // Past 2^31-1 a Node timer fires after 1 ms: every time option is refused there.
+    [{ readIdleMs: 2 ** 31 }, RangeError, /options\.readIdleMs .*2147483647.*2147483648/],
+    [{ readIdleMs: 10, resolutionMs: 2 ** 31 }, RangeError, /options\.resolutionMs .*2147483648/],
+    [
+      { readIdleMs: 10, resolutionMs: 0.5 },
+      RangeError,
+      /options\.resolutionMs must be milliseconds within 1\.\./,
+    ],
+    // Units are what the option really is, not "milliseconds".
     [
       { maxAgeMs: 10, maxAgeJitter: 1.5 },
       RangeError,
-      /options\.maxAgeJitter must be within 0\.\.1, got 1\.5/,
+      /options\.maxAgeJitter must be a fraction within 0\.\.1, got 1\.5/,
+    ],
+    [
+      { writeStallMs: 10, minDrainBytesPerSec: -1 },
+      RangeError,
+      /options\.minDrainBytesPerSec must be bytes per second/,
+    ],
+    [
+      { readIdleMs: 10, minReadBytesPerSec: '9' },
+      TypeError,
+      /options\.minReadBytesPerSec must be a number \(bytes per second\)/,
+    ],
+    [
+      { writeStallMs: 10, sendBufferBytes: 0 },
+      RangeError,
+      /options\.sendBufferBytes must be a whole number of bytes/,
     ],
     [{ minReadBytesPerSec: 10 }, RangeError, /minReadBytesPerSec needs options\.readIdleMs/],
     [{ minDrainBytesPerSec: 10 }, RangeError, /minDrainBytesPerSec needs options\.writeStallMs/],
     [{ readIdleMs: 10, onTimeout: 'destroy' }, TypeError, /options\.onTimeout must be a function/],
-    [{ readIdleMs: 10, resolutionMs: 0.5 }, RangeError, /options\.resolutionMs must be >= 1/],
+    // A typo is not a guard with no deadline.
+    [
+      { readIdleMS: 100 },
+      TypeError,
+      /options\.readIdleMS is not an option \(did you mean options\.readIdleMs\?\)/,
+    ],
+    [
+      { readIdleMs: 10, now: () => Number.NaN },
+      TypeError,
+      /options\.now must return a finite number/,
+    ],
+    [
+      {
+        readIdleMs: 10,
+        now: () => {
+          throw new Error('no clock');
+        },
+      },
+      TypeError,
+      /options\.now threw/,
+    ],
   ])('rejects %o with a %s naming the option', (bad, Type, message) => {
     const socket = new FakeSocket();
     expect(() => guardSocket(socket.asSocket(), bad as GuardOptions)).toThrow(Type);
@@ -56,10 +104,21 @@ describe('option validation', () => {
     expect(socket.listenerCount('close')).toBe(0); // nothing armed
   });
 
+  it('refuses a key added to an options object after it was first used', () => {
+    const options: Record<string, unknown> = { readIdleMs: 100 };
+    track(guardSocket(new FakeSocket().asSocket(), opts(options)));
+    const shared = opts(options);
+    track(guardSocket(new FakeSocket().asSocket(), shared));
+    (shared as Record<string, unknown>).firstByteMS = 5;
+    expect(() => guardSocket(new FakeSocket().asSocket(), shared)).toThrow(
+      /options\.firstByteMS is not an option/,
+    );
+  });
+
   it('rejects something that is not a socket', () => {
     expect(() => guardSocket({} as never, { readIdleMs: 10 })).toThrow(TypeError);
     expect(() => guardSocket(new FakeSocket().asSocket(), null as never)).toThrow(
-      /options must be an object/,
+      /options must be an object, got null/,
     );
   });
 });
@@ -275,29 +334,110 @@ describe('onTimeout', () => {
     expect(counts).toEqual([1, 1]);
   });
 
-  it('destroys when the callback throws', () => {
-    const { socket } = guarded({
+  it('an onTimeout that throws destroys, is reported once, and the other guards are still checked', () => {
+    // Regression (issue 13, finding 7): before, the observer of timeouts that threw (the
+    // 'timeout' event listener) escaped into the wheel's tick: the socket stayed open, the
+    // deadline re-fired every tick, and guards later in the tick were never checked.
+    const reported: unknown[] = [];
+    const sub = (m: unknown) => reported.push(m);
+    diagnostics.subscribe('halfopen:idle-timeout:error', sub);
+    try {
+      let calls = 0;
+      const other = guarded({ readIdleMs: 50 }); // added first: checked after the thrower
+      const bad = guarded({
+        readIdleMs: 50,
+        onTimeout: () => {
+          calls++;
+          throw new Error('bug');
+        },
+      });
+      vi.advanceTimersByTime(60);
+      expect(bad.socket.destroyed).toBe(true);
+      expect(other.socket.destroyed).toBe(true);
+      vi.advanceTimersByTime(100);
+      expect(calls).toBe(1);
+      expect(reported).toEqual([
+        expect.objectContaining({
+          during: 'onTimeout',
+          socket: bad.socket,
+          error: expect.any(Error),
+        }),
+      ]);
+    } finally {
+      diagnostics.unsubscribe('halfopen:idle-timeout:error', sub);
+    }
+  });
+
+  it('an onTimeout returning a promise or garbage destroys (only the string ignore keeps the socket)', async () => {
+    const rejects = guarded({
       readIdleMs: 50,
-      onTimeout: () => {
-        throw new Error('bug');
-      },
+      onTimeout: () => Promise.reject(new Error('no')) as never,
     });
+    const garbage = guarded({ readIdleMs: 50, onTimeout: () => 42 as never });
     vi.advanceTimersByTime(60);
-    expect(socket.destroyed).toBe(true);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(rejects.socket.destroyed).toBe(true);
+    expect(garbage.socket.destroyed).toBe(true);
+  });
+
+  it('receives the socket with the info', () => {
+    const seen: unknown[] = [];
+    const { socket } = guarded({ firstByteMs: 50, onTimeout: (_info, s) => void seen.push(s) });
+    vi.advanceTimersByTime(60);
+    expect(seen).toEqual([socket]);
+  });
+});
+
+describe('the clock rebase (every 2^29 ms, about 6.2 days)', () => {
+  const HOUR = 3_600_000;
+  const DAY = 24 * HOUR;
+
+  it('keeps a pause and a FIN already under way, and max age', () => {
+    // Regression (issue 13, finding 7): times are rebased to keep them small integers, and a
+    // pause or FIN older than the rebase used to restart from the rebase (a 10-day paused cap
+    // fired 6.2 days late). Fake time moves in 1-hour ticks, so 11 days are 264 ticks.
+    const paused = guarded({ pausedMaxMs: 10 * DAY, resolutionMs: HOUR });
+    const closed = guarded({ halfClosedMs: 10 * DAY, resolutionMs: HOUR });
+    const old = guarded({ maxAgeMs: 10 * DAY, resolutionMs: HOUR });
+    vi.advanceTimersByTime(DAY);
+    paused.socket.pause();
+    paused.socket.bufferFull(); // so the code before the fix saw this pause too
+    closed.socket.fin();
+    vi.advanceTimersByTime(HOUR); // both seen at this tick: day 1 + 1 h
+    vi.advanceTimersByTime(9 * DAY - 2 * HOUR); // the rebase passed at ~6.2 days
+    expect(old.socket.destroyed).toBe(false);
+    expect(paused.socket.destroyed).toBe(false);
+    vi.advanceTimersByTime(HOUR); // day 10: max age
+    expect(old.socket.destroyError).toMatchObject({ code: 'HALFOPEN_ERR_MAX_AGE' });
+    vi.advanceTimersByTime(DAY); // day 11
+    expect(paused.socket.destroyed).toBe(false);
+    expect(closed.socket.destroyed).toBe(false);
+    vi.advanceTimersByTime(HOUR); // day 11 + 1 h: ten days after the pause and the FIN were seen
+    expect(paused.socket.destroyError).toMatchObject({
+      code: 'HALFOPEN_ERR_PAUSED_TOO_LONG',
+      elapsedMs: 10 * DAY,
+    });
+    expect(closed.socket.destroyError).toMatchObject({
+      code: 'HALFOPEN_ERR_HALF_CLOSED',
+      elapsedMs: 10 * DAY,
+    });
   });
 });
 
 describe('lifecycle', () => {
-  it('fires at most once, emits its event and publishes on the diagnostics channel', () => {
+  it('fires at most once, calls onTimeout and publishes on the diagnostics channel', () => {
     const published: unknown[] = [];
     const sub = (m: unknown) => published.push(m);
     diagnostics.subscribe('halfopen:idle-timeout:timeout', sub);
     try {
-      const { socket, guard } = guarded({ firstByteMs: 50, readIdleMs: 50 });
       const events: string[] = [];
-      guard.on('timeout', (info, action) => events.push(`${info.reason}:${action}`));
+      const { socket, guard } = guarded({
+        firstByteMs: 50,
+        readIdleMs: 50,
+        onTimeout: (info) => void events.push(info.reason),
+      });
       vi.advanceTimersByTime(500);
-      expect(events).toEqual(['first-byte:destroy']);
+      expect(events).toEqual(['first-byte']);
       expect(socket.destroyCalls).toBe(1);
       expect(published).toEqual([
         expect.objectContaining({
@@ -338,8 +478,14 @@ describe('lifecycle', () => {
   });
 
   it('does not destroy twice when the application destroys the socket in the same tick', async () => {
-    const { socket, guard } = guarded({ firstByteMs: 50 });
-    guard.on('timeout', () => socket.destroy());
+    const socket = new FakeSocket();
+    socket.on('error', () => {});
+    const guard = track(
+      guardSocket(
+        socket.asSocket(),
+        opts({ firstByteMs: 50, onTimeout: () => void socket.destroy() }),
+      ),
+    );
     vi.advanceTimersByTime(60);
     expect(socket.destroyCalls).toBe(2); // the application's, then the guard's no-op
     await vi.advanceTimersByTimeAsync(0);

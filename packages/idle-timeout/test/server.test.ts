@@ -1,10 +1,13 @@
+import diagnostics from 'node:diagnostics_channel';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import tls from 'node:tls';
 import { connectPeer, type Peer, waitFor } from '@halfopen/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
-import { guardServer, type ServerGuard } from '../src/index.js';
+import { EventEmitter } from 'node:events';
+import { guardServer, type ServerGuard, type SocketGuard } from '../src/index.js';
+import { FakeSocket } from './fixtures/fake-socket.js';
 
 // Real servers on 127.0.0.1:0 with real timers; deadlines are short and assertions have slack.
 const cleanup: Array<() => unknown> = [];
@@ -150,6 +153,91 @@ describe('ServerGuard', () => {
     expect(second.socket.readableEnded).toBe(false);
     expect(guard.stats().guarded).toBe(1);
     expect(server.listenerCount('connection')).toBe(0);
+  });
+
+  it("dispose() disposes its own guards and never walks another server's", () => {
+    // Regression (issue 13, finding 7): dispose() used to scan every guard on the shared wheel
+    // (every server with the same resolution) and read each one's owner. Here the other
+    // server's guards report any such read; none may happen.
+    const options = { readIdleMs: 60_000, resolutionMs: 1000 };
+    const mine = new EventEmitter();
+    const theirs = new EventEmitter();
+    const a = guardServer(mine as never, options);
+    const b = guardServer(theirs as never, options);
+    const theirGuards: SocketGuard[] = [];
+    b.on('guard', (g) => theirGuards.push(g));
+    let reads = 0;
+    for (let i = 0; i < 100; i++) theirs.emit('connection', new FakeSocket().asSocket());
+    for (const g of theirGuards) {
+      const owner = (g as unknown as { owner?: unknown }).owner;
+      Object.defineProperty(g, 'owner', {
+        get: () => {
+          reads++;
+          return owner;
+        },
+      });
+    }
+    const socket = new FakeSocket();
+    mine.emit('connection', socket.asSocket());
+    expect(a.stats().active).toBe(1);
+    a.dispose();
+    expect(a.stats().active).toBe(0);
+    expect(socket.listenerCount('close')).toBe(0);
+    expect(reads).toBe(0);
+    expect(b.stats().active).toBe(100);
+    expect(theirGuards.every((g) => !g.disposed)).toBe(true);
+    b.dispose();
+    expect(theirGuards.every((g) => g.disposed)).toBe(true);
+    expect(b.stats().active).toBe(0);
+  });
+
+  it('a guard listener that throws is reported and the connection stays guarded', () => {
+    const reported: unknown[] = [];
+    const sub = (m: unknown) => reported.push(m);
+    diagnostics.subscribe('halfopen:idle-timeout:error', sub);
+    const source = new EventEmitter();
+    const guard = guardServer(source as never, { readIdleMs: 60_000 });
+    try {
+      const seen: SocketGuard[] = [];
+      guard.on('guard', () => {
+        throw new Error('listener bug');
+      });
+      guard.on('guard', (g) => seen.push(g));
+      const socket = new FakeSocket();
+      expect(() => source.emit('connection', socket.asSocket())).not.toThrow();
+      expect(seen).toHaveLength(1);
+      expect(seen[0]!.disposed).toBe(false);
+      expect(reported).toEqual([expect.objectContaining({ during: 'guard', socket })]);
+    } finally {
+      guard.dispose();
+      diagnostics.unsubscribe('halfopen:idle-timeout:error', sub);
+    }
+  });
+
+  it('counts timeouts seen through onTimeout and has no emit of its own', async () => {
+    const source = new EventEmitter();
+    const seen: string[] = [];
+    let clock = 0;
+    const guard = guardServer(source as never, {
+      firstByteMs: 10,
+      resolutionMs: 5,
+      now: () => clock,
+      onTimeout: (info, socket) => {
+        seen.push(`${info.reason} ${socket.remotePort}`);
+        return seen.length === 1 ? 'ignore' : 'destroy';
+      },
+    });
+    cleanup.push(() => guard.dispose());
+    const socket = new FakeSocket();
+    socket.on('error', () => {});
+    source.emit('connection', socket.asSocket());
+    clock = 20;
+    await waitFor(() => seen.length === 1, 'the first timeout');
+    clock = 40;
+    await waitFor(() => socket.destroyed, 'the second timeout');
+    expect(seen).toEqual(['first-byte 40000', 'first-byte 40000']);
+    expect(guard.stats()).toMatchObject({ ignored: 1, active: 0, destroyed: { 'first-byte': 1 } });
+    expect('emit' in guard).toBe(false);
   });
 
   it('rejects something that is not a server', () => {
