@@ -1,11 +1,22 @@
+import { HalfopenError } from '@halfopen/internal';
+
+/** The codes this package's errors carry; match on these. */
+export type LockErrorCode =
+  | 'HALFOPEN_ERR_LOCK_TIMEOUT'
+  | 'HALFOPEN_ERR_LEASE_EXPIRED'
+  | 'HALFOPEN_ERR_LOCK_CLOSED';
+
 /** Base class of this package's errors; match on `code`. */
-export class LockError extends Error {
+export class LockError extends HalfopenError {
   override name = 'LockError';
+  declare readonly code: LockErrorCode;
   constructor(
-    readonly code: 'HALFOPEN_ERR_LOCK_TIMEOUT' | 'HALFOPEN_ERR_LEASE_EXPIRED',
+    code: LockErrorCode,
+    /** The lock's `name`. */
+    readonly lock: string,
     message: string,
   ) {
-    super(`${code}: ${message}`);
+    super(code, message);
   }
 }
 
@@ -29,13 +40,14 @@ const who = (h: HolderInfo | undefined) =>
 export class AcquireTimeoutError extends LockError {
   override name = 'AcquireTimeoutError';
   constructor(
-    readonly lock: string,
+    lock: string,
     readonly timeoutMs: number,
     readonly holder: HolderInfo | undefined,
     readonly waiters: number,
   ) {
     super(
       'HALFOPEN_ERR_LOCK_TIMEOUT',
+      lock,
       `lock ${lock} not acquired within ${timeoutMs} ms: ${who(holder)}, ${waiters} waiting`,
     );
   }
@@ -45,12 +57,13 @@ export class AcquireTimeoutError extends LockError {
 export class LeaseExpiredError extends LockError {
   override name = 'LeaseExpiredError';
   constructor(
-    readonly lock: string,
+    lock: string,
     readonly leaseMs: number,
     readonly holder: HolderInfo,
   ) {
     super(
       'HALFOPEN_ERR_LEASE_EXPIRED',
+      lock,
       `lease of ${holder.label ?? 'an unlabelled holder'} on lock ${lock} expired after ${leaseMs} ms (token ${holder.token}); its release is now a no-op`,
     );
   }

@@ -1,4 +1,15 @@
 export { channels } from './diagnostics.js';
-export { AcquireTimeoutError, type HolderInfo, LeaseExpiredError, LockError } from './errors.js';
-export { type AcquireOptions, Held, LeaseLock, type LeaseLockOptions } from './lock.js';
-export { type StallReport, type WatchOptions, watchLocks } from './watch.js';
+export {
+  AcquireTimeoutError,
+  type HolderInfo,
+  LeaseExpiredError,
+  LockError,
+  type LockErrorCode,
+} from './errors.js';
+export {
+  type AcquireOptions,
+  type Held,
+  LeaseLock,
+  type LeaseLockOptions,
+  type StallReport,
+} from './lock.js';

@@ -1,5 +1,6 @@
+import diagnostics from 'node:diagnostics_channel';
 import { describe, expect, it, vi } from 'vitest';
-import { LeaseLock, watchLocks } from '../src/index.js';
+import { LeaseLock, type StallReport } from '../src/index.js';
 
 // Incident 2: a push service's subscribe handler and its consumer loop share a lock; a rare
 // path returns without releasing. Without halfopen, every later acquire waits forever.
@@ -28,16 +29,14 @@ describe('incident 2: a lock that was never released', () => {
     return { served, failed, done: Promise.all(results) };
   }
 
-  it('the watchdog names the forgetful holder; waiters fail fast naming it', async () => {
+  it('the stall report names the forgetful holder; waiters fail fast naming it', async () => {
     vi.useFakeTimers({ now: 0 });
+    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
+    const stalls: string[] = [];
+    const onStall = (r: unknown) => stalls.push((r as StallReport).holder.label!);
+    diagnostics.subscribe('halfopen:lease-lock:stall', onStall);
     try {
-      const stalls: string[] = [];
-      const watch = watchLocks({
-        warnAfterMs: 1000,
-        intervalMs: 100,
-        onStall: (r) => stalls.push(r.holder.label!),
-      });
-      const lock = new LeaseLock({ name: 'consumer', now: () => Date.now() });
+      const lock = new LeaseLock({ name: 'consumer', warnAfterMs: 1000, now: () => Date.now() });
       const s = await service(lock);
       await vi.advanceTimersByTimeAsync(1500);
       await s.done;
@@ -47,8 +46,11 @@ describe('incident 2: a lock that was never released', () => {
         /HALFOPEN_ERR_LOCK_TIMEOUT: lock consumer not acquired within 200 ms: held by rarePath\(quote 17\)/,
       );
       expect(stalls).toEqual(['rarePath(quote 17)']);
-      watch.stop();
+      expect(warn).toHaveBeenCalledTimes(1);
+      lock.close();
     } finally {
+      diagnostics.unsubscribe('halfopen:lease-lock:stall', onStall);
+      warn.mockRestore();
       vi.useRealTimers();
     }
   });
@@ -63,6 +65,7 @@ describe('incident 2: a lock that was never released', () => {
       expect(s.served).toEqual(['msg0', 'msg1', 'msg2']);
       expect(s.failed).toEqual([]);
       expect(lock.free).toBe(true);
+      lock.close();
     } finally {
       vi.useRealTimers();
     }
@@ -76,5 +79,6 @@ describe('incident 2: a lock that was never released', () => {
       new Promise((r) => setTimeout(() => r('still waiting'), 100)),
     ]);
     expect(settled).toBe('still waiting');
+    lock.close();
   });
 });

@@ -1,6 +1,11 @@
 import diagnostics from 'node:diagnostics_channel';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { AcquireTimeoutError, LeaseExpiredError, LeaseLock, watchLocks } from '../src/index.js';
+import {
+  AcquireTimeoutError,
+  LeaseExpiredError,
+  LeaseLock,
+  type StallReport,
+} from '../src/index.js';
 
 const now = () => Date.now();
 beforeEach(() => {
@@ -113,6 +118,9 @@ describe('timeouts and aborts', () => {
     const lock = new LeaseLock({ name: 'l', now });
     const reason = new Error('late');
     await expect(lock.acquire({ signal: AbortSignal.abort(reason) })).rejects.toBe(reason);
+    await expect(lock.acquire({ timeoutMS: 5 } as never)).rejects.toThrow(
+      /options\.timeoutMS is not an option/,
+    );
     expect(lock.free).toBe(true);
   });
 });
@@ -132,12 +140,12 @@ describe('warnAfterMs', () => {
       vi.advanceTimersByTime(5000);
       expect(warn).toHaveBeenCalledTimes(1);
       expect(String(warnings[0])).toMatch(
-        /lock subs held by rarePath \(token 1\) for 1000 ms, over warnAfterMs 1000; 1 waiting\n.*acquired here/s,
+        /lock subs held by rarePath \(token 1\) for 1000 ms, over warnAfterMs 1000; 1 waiting: w1\n.*acquired here/s,
       );
       expect(stalls).toEqual([
         expect.objectContaining({
           lock: 'subs',
-          waiters: 1,
+          waiters: [expect.objectContaining({ label: 'w1', waitingMs: 1000 })],
           holder: expect.objectContaining({ label: 'rarePath' }),
         }),
       ]);
@@ -169,38 +177,72 @@ describe('leaseMs', () => {
   });
 });
 
-describe('watchLocks', () => {
-  it('one watchdog reports every stalled holding once, and stops', async () => {
+describe('stall reports', () => {
+  it('one subscriber to halfopen:lease-lock:stall sees every lock of the process, once per holding', async () => {
+    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
     const reports: string[] = [];
-    // Locks left held by earlier tests are reported too (the watchdog sees the whole process).
-    const mine = new Set(['watched-a', 'watched-b']);
-    const watch = watchLocks({
-      warnAfterMs: 1000,
-      intervalMs: 100,
-      onStall: (r) =>
-        mine.has(r.lock) && reports.push(`${r.lock}:${r.holder.label}:${r.waiters.length}`),
-    });
-    const a = new LeaseLock({ name: 'watched-a', now });
-    const b = new LeaseLock({ name: 'watched-b', now });
-    const ha = await a.acquire({ label: 'x' });
-    await b.acquire({ label: 'y' });
-    void b.acquire({ label: 'z' });
-    vi.advanceTimersByTime(3000);
-    expect(reports.sort()).toEqual(['watched-a:x:0', 'watched-b:y:1']);
-    ha.release();
-    await a.acquire({ label: 'x2' });
-    vi.advanceTimersByTime(1500);
-    expect(reports).toContain('watched-a:x2:0');
-    expect(reports).toHaveLength(3);
-    watch.stop();
-    expect(() => watchLocks({ warnAfterMs: -1 })).toThrow(/options\.warnAfterMs/);
+    const sub = (m: unknown) => {
+      const r = m as StallReport;
+      reports.push(`${r.lock}:${r.holder.label}:${r.waiters.length}`);
+    };
+    diagnostics.subscribe('halfopen:lease-lock:stall', sub);
+    try {
+      const a = new LeaseLock({ name: 'watched-a', warnAfterMs: 1000, now });
+      const b = new LeaseLock({ name: 'watched-b', warnAfterMs: 1000, now });
+      const ha = await a.acquire({ label: 'x' });
+      await b.acquire({ label: 'y' });
+      void b.acquire({ label: 'z' }).catch(() => {});
+      vi.advanceTimersByTime(3000);
+      expect(reports.sort()).toEqual(['watched-a:x:0', 'watched-b:y:1']);
+      ha.release();
+      await a.acquire({ label: 'x2' });
+      vi.advanceTimersByTime(1500);
+      expect(reports).toContain('watched-a:x2:0');
+      expect(reports).toHaveLength(3);
+      expect(warn).toHaveBeenCalledTimes(3);
+      a.close();
+      b.close();
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      diagnostics.unsubscribe('halfopen:lease-lock:stall', sub);
+      warn.mockRestore();
+    }
+  });
+});
+
+describe('close', () => {
+  it('rejects every waiter with HALFOPEN_ERR_LOCK_CLOSED, takes the holding away and stops every timer', async () => {
+    const lock = new LeaseLock({ name: 'l', leaseMs: 1000, warnAfterMs: 500, now });
+    const held = await lock.acquire({ label: 'h' });
+    const waiters = [lock.acquire({ timeoutMs: 5000 }), lock.acquire()].map((p) =>
+      p.catch((e) => e.code),
+    );
+    lock.close();
+    expect(await Promise.all(waiters)).toEqual([
+      'HALFOPEN_ERR_LOCK_CLOSED',
+      'HALFOPEN_ERR_LOCK_CLOSED',
+    ]);
+    expect(held.valid).toBe(false);
+    expect(held.signal.reason).toMatchObject({ code: 'HALFOPEN_ERR_LOCK_CLOSED' });
+    held.release();
+    expect(lock.free).toBe(true);
+    expect(lock.query().waiters).toEqual([]);
+    expect(vi.getTimerCount()).toBe(0);
+    await expect(lock.acquire()).rejects.toMatchObject({ code: 'HALFOPEN_ERR_LOCK_CLOSED' });
+    lock.close();
   });
 });
 
 describe('validation', () => {
   it.each([
     [{}, TypeError, /options\.name must be a non-empty string/],
-    [{ name: 'l', leaseMs: 0 }, RangeError, /options\.leaseMs must be a finite number > 0, got 0/],
+    [
+      { name: 'l', leaseMs: 0 },
+      RangeError,
+      /options\.leaseMs must be milliseconds within 1\.\..*got 0/,
+    ],
+    [{ name: 'l', leaseMs: Number.POSITIVE_INFINITY }, RangeError, /options\.leaseMs/],
+    [{ name: 'l', leaseMS: 1000 }, TypeError, /options\.leaseMS is not an option.*leaseMs/],
     [{ name: 'l', warnAfterMs: '5' }, TypeError, /options\.warnAfterMs must be a number.*"5"/],
   ])('new LeaseLock(%o) throws naming the option', (bad, Type, msg) => {
     expect(() => new LeaseLock(bad as never)).toThrow(Type);
@@ -210,10 +252,13 @@ describe('validation', () => {
   it('acquire rejects bad options naming them, without queueing', async () => {
     const lock = new LeaseLock({ name: 'l', now });
     await expect(lock.acquire({ timeoutMs: -5 })).rejects.toThrow(
-      /options\.timeoutMs must be a finite number > 0/,
+      /options\.timeoutMs must be milliseconds within 1\.\./,
     );
     await expect(lock.acquire({ signal: {} as never })).rejects.toThrow(
       /options\.signal must be an AbortSignal/,
+    );
+    await expect(lock.acquire({ timeoutMS: 5 } as never)).rejects.toThrow(
+      /options\.timeoutMS is not an option/,
     );
     expect(lock.free).toBe(true);
   });
