@@ -25,7 +25,9 @@ async function latency(): Promise<Measurement[]> {
       host: '127.0.0.1',
       attemptTimeoutMs: 5000,
       timeoutMs: 10_000,
-      ...(keepAlive ? {} : { keepAlive: false }),
+      ...(keepAlive
+        ? { keepAlive: { idleMs: 15_000, intervalMs: 5_000, count: 3 }, userTimeoutMs: 30_000 }
+        : { keepAlive: false }),
     });
     s.destroy();
   };
@@ -33,7 +35,7 @@ async function latency(): Promise<Measurement[]> {
   // every later connect slower, so each variant must see the same drift.
   const variants: Array<[string, () => Promise<void>]> = [
     ['net.connect', raw],
-    ['connect (deadlines + keepalive)', ours(true)],
+    ['connect (deadlines + keepalive + user timeout)', ours(true)],
     ['connect (deadlines only)', ours(false)],
   ];
   const total = new Map<string, number>(variants.map(([n]) => [n, 0]));
@@ -56,7 +58,7 @@ async function latency(): Promise<Measurement[]> {
 const scenarios: Scenario[] = [
   {
     name: 'keepalive: connect latency on loopback (lower is better)',
-    ours: 'connect (deadlines + keepalive)',
+    ours: 'connect (deadlines + keepalive + user timeout)',
     rival: 'net.connect',
     higherIsBetter: false,
     target: 1 / 1.1, // at most 1.10x the latency of net.connect

@@ -159,6 +159,7 @@ export function nodeTakesKeepAliveObject(): boolean {
   return nodeFull;
 }
 
+let supported: ReturnType<typeof support> | undefined;
 const degradedSent = new Set<string>();
 /** Publishes a degraded setting once per process (once delivered to a subscriber). */
 function degraded(setting: string, reason: string): void {
@@ -215,7 +216,8 @@ export function applySettings(
   adjusted: string[] = s?.adjusted ?? [],
 ): KeepAliveReport {
   const unsupported: string[] = [];
-  const sup = support();
+  supported ??= support(); // loaded once per process
+  const sup = supported;
   let applied: Sockopts | undefined;
   let via: KeepAliveReport['via'];
   if (socket.destroyed)
