@@ -136,7 +136,7 @@ class Sub<T> implements Subscription<T> {
   }
 
   get behindMs(): number {
-    return this.behind ? clockOf(this.topic) - this.behindSince : 0;
+    return this.behind ? Math.max(0, clockOf(this.topic) - this.behindSince) : 0;
   }
 
   unsubscribe(): void {
@@ -376,7 +376,12 @@ export class Topic<T> implements Disposable {
       if (s) this.#report(err, s);
       return 0;
     }
-    return typeof t === 'number' && Number.isFinite(t) ? t : 0;
+    if (typeof t === 'number') return Number.isFinite(t) ? t : 0;
+    // a promise from an async clock: watched, so it is never an unhandled rejection
+    whenSettled(t, ignore, (err: unknown) => {
+      if (s) this.#report(err, s);
+    });
+    return 0;
   }
 
   #report(err: unknown, s: Sub<T>): void {
@@ -506,3 +511,5 @@ function parseDelivery(d: unknown): { mode: number; limit: number; overflowError
     `options.delivery must be 'unbounded', 'latest' or { queue, overflow }, got ${describe(d)}`,
   );
 }
+
+function ignore(): void {}
