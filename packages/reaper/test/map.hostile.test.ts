@@ -65,9 +65,9 @@ function tracker() {
   const pending = new Set<Promise<unknown>>();
   return {
     add<T>(p: Promise<T>) {
-      const q = p.then(
-        () => pending.delete(q),
-        () => pending.delete(q),
+      const q: Promise<unknown> = p.then(
+        (): boolean => pending.delete(q),
+        (): boolean => pending.delete(q),
       );
       pending.add(q);
     },
