@@ -1,5 +1,10 @@
+import { execFileSync } from 'node:child_process';
 import diagnostics from 'node:diagnostics_channel';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import tls from 'node:tls';
 import { assertNoLeaks, freePort, leakSnapshot } from '@halfopen/testkit';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
@@ -249,6 +254,58 @@ describe('connect', () => {
         count: 3,
         userTimeoutMs: 30_000,
       },
+    });
+  });
+
+  it('with tls, keepalive is set and read back on the socket under the TLS layer', async () => {
+    // A throwaway self-signed certificate.
+    const dir = mkdtempSync(join(tmpdir(), 'keepalive-tls-'));
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+      ].concat([
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+        '-subj',
+        '/CN=localhost',
+      ]),
+      { stdio: 'ignore' },
+    );
+    const key = readFileSync(join(dir, 'key.pem'));
+    const cert = readFileSync(join(dir, 'cert.pem'));
+    const accepted: net.Socket[] = [];
+    const srv = tls.createServer({ key, cert }, (s) => {
+      accepted.push(s);
+      s.on('error', () => {});
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    cleanup.push(() => {
+      for (const s of accepted) s.destroy();
+      return new Promise((r) => srv.close(r));
+    });
+    let report: KeepAliveReport | undefined;
+    const socket = await connect({
+      port: (srv.address() as net.AddressInfo).port,
+      host: '127.0.0.1',
+      tls: { rejectUnauthorized: false },
+      keepAlive: { idleMs: 4000, intervalMs: 2000, count: 2 },
+      onReport: (r) => (report = r),
+    });
+    cleanup.push(() => socket.destroy());
+    expect(socket).toBeInstanceOf(tls.TLSSocket);
+    expect(report).toMatchObject({
+      via: 'native',
+      applied: { keepAlive: true, idleMs: 4000, intervalMs: 2000, count: 2, userTimeoutMs: 8000 },
     });
   });
 
