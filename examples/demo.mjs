@@ -41,6 +41,7 @@ for (const { scenario, r } of rows) {
   );
   console.log(`  guarded: ${r.guarded.summary}`);
   console.log(`  by:      ${scenario.primitive}`);
+  if (r.balancer) console.log(`  behind a load balancer: ${r.balancer.summary}`);
 }
 console.log(
   `\n${rows.length - failed}/${rows.length} guarded runs survived (${((Date.now() - started) / 1000).toFixed(1)} s)`,

@@ -1,6 +1,7 @@
 // Incident 2 twice: the push service of server.mjs consumes 300 quotes; quote 50 takes the path
 // that forgets the lock, and one of two subscribers stops reading (its window goes to zero).
 import net from 'node:net';
+import { balanced } from './balanced.mjs';
 import { pushService } from './server.mjs';
 
 const QUOTES = 300;
@@ -55,7 +56,10 @@ export default {
   async run({ progress = () => {} } = {}) {
     const naive = await run(false, progress);
     const guarded = await run(true, progress);
+    // Behind a load balancer: TCP-connect probes vs @halfopen/health readiness (balanced.mjs).
+    const balancer = await balanced(progress);
     return {
+      balancer,
       naive: {
         suffered: naive.pushed <= RARE + 1 && !naive.stuckCut,
         summary: `consumer froze after quote ${naive.pushed - 1} of ${QUOTES} and stayed frozen; the stopped reader was never cut`,

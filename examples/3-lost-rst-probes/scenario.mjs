@@ -1,6 +1,7 @@
 // Runs incident 3 twice on loopback, naive and guarded: probes that connect and never send
 // (what a lost RST leaves behind) arrive while real clients send requests.
 import net from 'node:net';
+import { balanced } from './balanced.mjs';
 import { request, workerPoolServer } from './server.mjs';
 
 const WORKERS = 4;
@@ -48,7 +49,10 @@ export default {
   async run({ progress = () => {} } = {}) {
     const naive = await run(false, progress);
     const guarded = await run(true, progress);
+    // Behind a load balancer: TCP-connect probes vs @halfopen/health readiness (balanced.mjs).
+    const balancer = await balanced(progress);
     return {
+      balancer,
       naive: {
         suffered: naive.served < REQUESTS / 2,
         summary: `${naive.served}/${REQUESTS} requests served; all ${WORKERS} workers stuck on silent probes`,

@@ -10,7 +10,7 @@ const failingResult: CheckResult = { state: 'failing', reason: 'broken', evidenc
 
 /** A check whose next answer the test sets, counting its calls. */
 function scripted(first: CheckResult = healthy) {
-  const s = {
+  const s: { next: CheckResult; calls: number; check: Check } = {
     next: first,
     calls: 0,
     check: (() => {
@@ -102,14 +102,17 @@ describe('Health', () => {
       }),
       'check threw Error: then broke',
     ],
-  ])('reports a check that %s as failing with that reason', async (_, check, reason) => {
-    const h = new Health();
-    h.add('c', check as unknown as Check);
-    await h.runNow('c');
-    expect(h.checks()[0]).toMatchObject({ state: 'failing', reason });
-    expect(h.report().status).toBe(503);
-    h.close();
-  });
+  ] as Array<[string, () => unknown, string]>)(
+    'reports a check that %s as failing with that reason',
+    async (_, check, reason) => {
+      const h = new Health();
+      h.add('c', check as unknown as Check);
+      await h.runNow('c');
+      expect(h.checks()[0]).toMatchObject({ state: 'failing', reason });
+      expect(h.report().status).toBe(503);
+      h.close();
+    },
+  );
 
   it('reports a check that never answers as failing after its budget, and never calls it twice at once', async () => {
     const h = new Health({ intervalMs: 1000, budgetMs: 200 });
