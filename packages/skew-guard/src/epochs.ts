@@ -16,9 +16,9 @@ export interface ConnectionEpochsOptions<C> {
 // increase, and nothing needs to be remembered about a peer once its connection closed.
 let counter = 0;
 
-function destroyOld(old: unknown): void {
+function destroyOld(old: unknown): unknown {
   const d = (old as { destroy?: () => unknown } | null)?.destroy;
-  if (typeof d === 'function') d.call(old);
+  return typeof d === 'function' ? d.call(old) : undefined; // a returned promise is watched too
 }
 
 /**

@@ -1,4 +1,13 @@
-import { checkOptions, count, describe, fn, MAX_TIMER_MS, ms, publish } from '@halfopen/internal';
+import {
+  checkOptions,
+  count,
+  describe,
+  fn,
+  MAX_TIMER_MS,
+  ms,
+  publish,
+  whenSettled,
+} from '@halfopen/internal';
 import { channels } from './diagnostics.js';
 import type { ConnectionEpochs } from './epochs.js';
 
@@ -297,8 +306,10 @@ export class SkewGuard {
   /** The clock's reading, or NaN when it threw or returned something that is not a finite number. */
   private time(): number {
     try {
-      const at = this.now();
-      return typeof at === 'number' && Number.isFinite(at) ? at : Number.NaN;
+      const at: unknown = this.now();
+      if (typeof at === 'number') return Number.isFinite(at) ? at : Number.NaN;
+      whenSettled(at, ignore, ignore); // a promise from an async clock: never an unhandled rejection
+      return Number.NaN;
     } catch {
       return Number.NaN;
     }
@@ -307,7 +318,9 @@ export class SkewGuard {
   /** The current epoch the tracker gives the peer; a tracker that throws gives none. */
   private epochOf(peer: string): unknown {
     try {
-      return this.epochs!.epochOf(peer);
+      const epoch: unknown = this.epochs!.epochOf(peer);
+      if (typeof epoch !== 'number') whenSettled(epoch, ignore, ignore);
+      return epoch;
     } catch {
       return undefined;
     }
@@ -597,3 +610,5 @@ function peerLabel(msg: unknown): string {
   if (typeof peer !== 'string' || peer === '') return '(none)';
   return `${JSON.parse(JSON.stringify(peer.slice(0, 40)))}... (${peer.length} characters)`;
 }
+
+function ignore(): void {}
