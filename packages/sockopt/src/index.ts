@@ -279,9 +279,34 @@ export function tcpInfo(socket: Socket): TcpInfo | undefined {
   if (native === undefined) return undefined;
   const errno = native.tcpInfo(fd, info64);
   if (errno !== 0) throw failed(errno, 'getsockopt(TCP_INFO)', fd);
-  const info: TcpInfo = { state: STATES[info64[0] ?? 0] ?? `UNKNOWN(${info64[0]})` };
+  const tcpState = STATES[info64[0] as number] ?? `UNKNOWN(${info64[0]})`;
+  // The kernel fills a prefix of struct tcp_info: when its newest field we read (tcpi_snd_wnd,
+  // 5.4+) is there, all are, and one object literal (one hidden class) serves.
+  if ((info64[12] as number) >= 0) {
+    return {
+      state: tcpState,
+      rttUs: info64[1] as number,
+      rttVarUs: info64[2] as number,
+      retransmits: info64[3] as number,
+      totalRetrans: info64[4] as number,
+      probes: info64[5] as number,
+      backoff: info64[6] as number,
+      unackedSegments: info64[7] as number,
+      lostSegments: info64[8] as number,
+      bytesAcked: info64[9] as number,
+      bytesReceived: info64[10] as number,
+      notSentBytes: info64[11] as number,
+      peerWindow: info64[12] as number,
+      sendCwnd: info64[13] as number,
+      sendMss: info64[14] as number,
+      lastDataRecvMs: info64[15] as number,
+      lastAckRecvMs: info64[16] as number,
+      lastDataSentMs: info64[17] as number,
+    };
+  }
+  const info: TcpInfo = { state: tcpState };
   for (let i = 0; i < FIELDS.length; i++) {
-    const v = info64[i + 1] ?? -1;
+    const v = info64[i + 1] as number;
     if (v >= 0) info[FIELDS[i] as (typeof FIELDS)[number]] = v;
   }
   return info;
