@@ -12,35 +12,57 @@ export interface LongTimer {
 /**
  * Runs `fn` after `delayMs`, however long (Node's own timers fire after 1 ms past 2^31-1):
  * longer delays are chained. Unref'd unless `ref` is true. `delayMs` must be finite and >= 0.
+ * Costs one object and one Node timer (no closures): lease-lock arms one per grant.
  */
 export function longTimeout(fn: () => void, delayMs: number, ref = false): LongTimer {
-  let handle: NodeJS.Timeout | undefined;
-  let left = delayMs;
-  const t = {
-    pending: true,
-    cancel(): void {
-      if (handle) clearTimeout(handle);
-      handle = undefined;
-      t.pending = false;
-    },
-    ref(on: boolean): void {
-      ref = on;
-      if (handle) on ? handle.ref() : handle.unref();
-    },
-  };
-  const arm = (): void => {
-    const step = Math.min(left, MAX_TIMER_MS);
-    left -= step;
-    handle = setTimeout(() => {
-      if (left > 0) return arm();
-      handle = undefined;
-      t.pending = false;
-      fn();
-    }, step);
-    if (!ref) handle.unref();
-  };
-  arm();
-  return t;
+  return new Chained(fn, delayMs, ref);
+}
+
+function fire(t: Chained): void {
+  t.step();
+}
+
+class Chained implements LongTimer {
+  pending = true;
+  #handle: NodeJS.Timeout | undefined;
+  #left: number;
+  #ref: boolean;
+  readonly #fn: () => void;
+  constructor(fn: () => void, delayMs: number, ref: boolean) {
+    this.#fn = fn;
+    this.#left = delayMs;
+    this.#ref = ref;
+    this.#arm();
+  }
+
+  cancel(): void {
+    if (this.#handle) clearTimeout(this.#handle);
+    this.#handle = undefined;
+    this.pending = false;
+  }
+
+  ref(on: boolean): void {
+    this.#ref = on;
+    if (this.#handle) on ? this.#handle.ref() : this.#handle.unref();
+  }
+
+  /** @internal the Node timer fired */
+  step(): void {
+    if (this.#left > 0) {
+      this.#arm();
+      return;
+    }
+    this.#handle = undefined;
+    this.pending = false;
+    this.#fn();
+  }
+
+  #arm(): void {
+    const step = Math.min(this.#left, MAX_TIMER_MS);
+    this.#left -= step;
+    this.#handle = setTimeout(fire, step, this);
+    if (!this.#ref) this.#handle.unref();
+  }
 }
 
 interface Pending {
