@@ -36,3 +36,16 @@ export {
   misbehaviour,
   type Misbehaviour,
 } from './hostile.js';
+export {
+  missingForRedis,
+  redisCommand,
+  startRedis,
+  type RedisOptions,
+  type RedisServer,
+} from './redis.js';
+export {
+  missingForPostgres,
+  startPostgres,
+  type PostgresOptions,
+  type PostgresServer,
+} from './postgres.js';
