@@ -5,6 +5,7 @@ import {
   callUser,
   checkOptions,
   count,
+  factor,
   describe,
   fn,
   MAX_TIMER_MS,
@@ -28,10 +29,10 @@ export interface RetryOptions {
   retries?: number;
   /** Backoff growth per retry, >= 1. Default 2. */
   factor?: number;
-  /** First backoff, ms (p-retry's name), 0..2^31-1. Default 100. */
-  minTimeout?: number;
-  /** Longest backoff, ms (p-retry's name), 0..2^31-1. Default 2000. */
-  maxTimeout?: number;
+  /** First backoff, ms, 0..2^31-1. Default 100. */
+  minDelayMs?: number;
+  /** Longest backoff, ms, 0..2^31-1. Default 2000. */
+  maxDelayMs?: number;
   /** Jitter the backoff (x1..2). Default true. */
   randomize?: boolean;
 }
@@ -102,7 +103,7 @@ const KEYS = [
   'readable',
   'writable',
 ] as const;
-const RETRY_KEYS = ['retries', 'factor', 'minTimeout', 'maxTimeout', 'randomize'] as const;
+const RETRY_KEYS = ['retries', 'factor', 'minDelayMs', 'maxDelayMs', 'randomize'] as const;
 
 export const DEFAULT_KEEPALIVE: KeepAliveSettings = { idleMs: 15_000, intervalMs: 5_000, count: 3 };
 const RETRYABLE = new Set([
@@ -122,27 +123,22 @@ export function isRetryableConnectError(err: unknown): boolean {
 interface Retry {
   retries: number;
   factor: number;
-  minTimeout: number;
-  maxTimeout: number;
+  minDelayMs: number;
+  maxDelayMs: number;
   randomize: boolean;
 }
 
 function checkRetries(v: unknown): Retry {
   if (typeof v !== 'object' || v === null) {
     const retries = count(v, 'options.retries', { default: 2 });
-    return { retries, factor: 2, minTimeout: 100, maxTimeout: 2000, randomize: true };
+    return { retries, factor: 2, minDelayMs: 100, maxDelayMs: 2000, randomize: true };
   }
   const r = checkOptions(v as RetryOptions, RETRY_KEYS, 'options.retries');
-  const factor = r.factor ?? 2;
-  if (typeof factor !== 'number' || !(factor >= 1) || !Number.isFinite(factor))
-    throw new (typeof factor === 'number' ? RangeError : TypeError)(
-      `options.retries.factor must be a finite number >= 1, got ${describe(factor)}`,
-    );
   return {
     retries: count(r.retries, 'options.retries.retries', { default: 2 }),
-    factor,
-    minTimeout: ms(r.minTimeout, 'options.retries.minTimeout', { default: 100 }),
-    maxTimeout: ms(r.maxTimeout, 'options.retries.maxTimeout', { default: 2000 }),
+    factor: factor(r.factor, 'options.retries.factor', { default: 2 }),
+    minDelayMs: ms(r.minDelayMs, 'options.retries.minDelayMs', { default: 100 }),
+    maxDelayMs: ms(r.maxDelayMs, 'options.retries.maxDelayMs', { default: 2000 }),
     randomize: bool(r.randomize, 'options.retries.randomize', true),
   };
 }
@@ -317,8 +313,8 @@ export async function connect(options: ConnectOptions): Promise<net.Socket | tls
       return pRetry((n) => (n === 1 ? Promise.reject(err) : attempt(n)), {
         retries: r.retries,
         factor: r.factor,
-        minTimeout: r.minTimeout,
-        maxTimeout: r.maxTimeout,
+        minTimeout: r.minDelayMs,
+        maxTimeout: r.maxDelayMs,
         randomize: r.randomize,
         shouldRetry: ({ error }) => decide(error),
         signal: retrying.signal,

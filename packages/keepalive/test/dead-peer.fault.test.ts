@@ -134,7 +134,7 @@ describe('dead peer detection on real kernel TCP', () => {
         port,
         host: '127.0.0.1',
         attemptTimeoutMs: 300,
-        retries: { retries: 5, minTimeout: 20, maxTimeout: 40 },
+        retries: { retries: 5, minDelayMs: 20, maxDelayMs: 40 },
         retryOn: (err) => {
           if (err instanceof ConnectTimeoutError) timeouts.push(Date.now() - start);
           return true;

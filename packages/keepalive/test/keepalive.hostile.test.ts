@@ -106,7 +106,7 @@ describe('connect under arbitrary options and misbehaving callbacks', () => {
               fc.integer({ min: 0, max: 3 }),
               fc.record({
                 retries: fc.integer({ min: 0, max: 3 }),
-                minTimeout: fc.integer({ min: 0, max: 20 }),
+                minDelayMs: fc.integer({ min: 0, max: 20 }),
               }),
             ),
             retryOn: callback(true),

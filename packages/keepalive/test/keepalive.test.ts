@@ -340,7 +340,7 @@ describe('connect', () => {
     const socket = await connect({
       port,
       host: '127.0.0.1',
-      retries: { retries: 10, minTimeout: 50, maxTimeout: 100 },
+      retries: { retries: 10, minDelayMs: 50, maxDelayMs: 100 },
       keepAlive: false,
     });
     cleanup.push(() => socket.destroy());
@@ -430,7 +430,7 @@ describe('connect', () => {
       port,
       host: '127.0.0.1',
       timeoutMs: 300,
-      retries: { retries: 100, minTimeout: 50 },
+      retries: { retries: 100, minDelayMs: 50 },
       keepAlive: false,
     }).catch((e) => e);
     expect(err).toBeInstanceOf(ConnectTimeoutError);
@@ -447,7 +447,7 @@ describe('connect', () => {
     const p = connect({
       port,
       host: '127.0.0.1',
-      retries: { retries: 5, minTimeout: 5000 },
+      retries: { retries: 5, minDelayMs: 5000 },
       signal: ac.signal,
       keepAlive: false,
     });
@@ -470,7 +470,7 @@ describe('connect', () => {
     ],
     [{ port: 80, attemptTimeoutMs: '5' }, TypeError, /options\.attemptTimeoutMs must be a number/],
     [{ port: 80, retries: -1 }, RangeError, /options\.retries must be an integer within 0\.\./],
-    [{ port: 80, retries: { maxTimeout: 2 ** 31 } }, RangeError, /options\.retries\.maxTimeout/],
+    [{ port: 80, retries: { maxDelayMs: 2 ** 31 } }, RangeError, /options\.retries\.maxDelayMs/],
     [
       { port: 80, retries: { retires: 1 } },
       TypeError,
