@@ -9,6 +9,7 @@ import {
   type TimeoutInfo,
   type TimeoutReason,
 } from './errors.js';
+import { kernelAvailable, kernelView, readSendQueue, readTcpInfo, snapshot } from './kernel.js';
 import type { Policy, TimeoutAction } from './options.js';
 import { type TickHooks, type Wheel, wheelFor } from './wheel.js';
 
@@ -71,6 +72,16 @@ function reportError(error: unknown, during: string, socket?: net.Socket): void 
 
 let hooks: TickHooks<SocketGuard>;
 
+// How write progress is measured on a socket: not decided yet (nothing pending so far, or still
+// connecting), bytes the peer acknowledged (TCP_INFO), or bytes Node handed to the kernel.
+const UNDECIDED = 0;
+const KERNEL = 1;
+const NODE = 2;
+// What the kernel write check did: nothing to say, fired, or could not read the kernel.
+const WRITES_OK = 0;
+const WRITES_FIRED = 1;
+const WRITES_NO_KERNEL = 2;
+
 /** Deadlines on one socket. Create with `guardSocket`; disposing it removes everything it armed. */
 export class SocketGuard implements Disposable {
   readonly socket: net.Socket;
@@ -92,6 +103,9 @@ export class SocketGuard implements Disposable {
   #endedAt = 0;
   #writeBytesAt = 0;
   #writeWindowStart: number;
+  #progress: number;
+  #kernelQueued = 0; // the kernel's send queue when last read
+  #handleWritten: number; // the handle's bytesWritten when the kernel was last read
   #maxAgeAt: number;
   readonly #maxAgeLimit: number;
   #counts: Partial<Record<TimeoutReason, number>> | undefined;
@@ -127,6 +141,8 @@ export class SocketGuard implements Disposable {
       this.#writeWindowStart =
         now;
     this.#firstByteAt = this.#readBytesAt = s.bytesRead ?? 0;
+    this.#progress = policy.writeStallMs > 0 && kernelAvailable() ? UNDECIDED : NODE;
+    this.#handleWritten = s._handle?.bytesWritten ?? 0;
     this.#maxAgeLimit =
       policy.maxAgeMs > 0
         ? Math.round(policy.maxAgeMs * (1 - policy.maxAgeJitter * jitter(policy, socket)))
@@ -194,16 +210,20 @@ export class SocketGuard implements Disposable {
       }
     }
 
-    if (p.writeWindowMs > 0) {
-      const pending = h?.writeQueueSize ?? 0;
-      const delivered = (h?.bytesWritten ?? 0) - pending;
-      if (pending === 0 || delivered - this.#writeBytesAt >= p.minWriteBytes) {
-        this.#writeBytesAt = delivered;
-        this.#writeWindowStart = now;
-        if (this.#counts) this.#counts['write-stall'] = 0;
-      } else if (now - this.#writeWindowStart >= p.writeWindowMs) {
-        this.#fire('write-stall', p.writeWindowMs, now - this.#writeWindowStart, now, pending);
-        return;
+    if (p.writeStallMs > 0) {
+      const kernel = this.#progress === NODE ? WRITES_NO_KERNEL : this.#kernelWrites(now, h);
+      if (kernel === WRITES_FIRED) return;
+      if (kernel === WRITES_NO_KERNEL) {
+        const pending = h?.writeQueueSize ?? 0;
+        const delivered = (h?.bytesWritten ?? 0) - pending;
+        if (pending === 0 || delivered - this.#writeBytesAt >= p.minWriteBytes) {
+          this.#writeBytesAt = delivered;
+          this.#writeWindowStart = now;
+          if (this.#counts) this.#counts['write-stall'] = 0;
+        } else if (now - this.#writeWindowStart >= p.writeWindowMs) {
+          this.#fire('write-stall', p.writeWindowMs, now - this.#writeWindowStart, now, pending);
+          return;
+        }
       }
     }
 
@@ -223,12 +243,56 @@ export class SocketGuard implements Disposable {
     }
   }
 
+  /**
+   * Write progress as the kernel sees it: bytes the peer acknowledged, against what is still
+   * queued (Node's queue and the kernel's send queue). No burst allowance is needed: the
+   * counter moves with every ACK. The kernel is read only while something may be pending:
+   * Node's queue is not empty, the kernel's was not when last read, or Node handed it bytes.
+   */
+  #kernelWrites(now: number, h: Handle | null | undefined): number {
+    const p = this.#policy;
+    const nodeQueued = h?.writeQueueSize ?? 0;
+    const written = h?.bytesWritten ?? 0;
+    if (nodeQueued === 0 && this.#kernelQueued === 0 && written === this.#handleWritten) {
+      this.#writeWindowStart = now;
+      if (this.#counts) this.#counts['write-stall'] = 0;
+      return WRITES_OK;
+    }
+    const info = readTcpInfo(this.socket);
+    if (info === null) return WRITES_NO_KERNEL; // connecting: Node's view until connected
+    if (info === undefined || info.bytesAcked === undefined) {
+      this.#progress = NODE;
+      return WRITES_NO_KERNEL;
+    }
+    const acked = info.bytesAcked;
+    if (this.#progress === UNDECIDED) {
+      this.#progress = KERNEL;
+      this.#writeBytesAt = acked;
+      this.#writeWindowStart = now;
+    }
+    const queued = readSendQueue(this.socket);
+    this.#kernelQueued = queued;
+    this.#handleWritten = written;
+    const pending = nodeQueued + queued;
+    if (pending === 0 || acked - this.#writeBytesAt >= p.minWriteBytes) {
+      this.#writeBytesAt = acked;
+      this.#writeWindowStart = now;
+      if (this.#counts) this.#counts['write-stall'] = 0;
+    } else if (now - this.#writeWindowStart >= p.writeStallMs) {
+      const k = kernelView(info, queued);
+      this.#fire('write-stall', p.writeStallMs, now - this.#writeWindowStart, now, pending, k);
+      return WRITES_FIRED;
+    }
+    return WRITES_OK;
+  }
+
   #fire(
     reason: TimeoutReason,
     limitMs: number,
     elapsedMs: number,
     now: number,
     pendingBytes: number,
+    kernel = snapshot(this.socket),
   ): void {
     const s = this.socket;
     this.#counts ??= {};
@@ -245,8 +309,8 @@ export class SocketGuard implements Disposable {
       bytesRead: s.bytesRead ?? 0,
       bytesWritten: s.bytesWritten ?? 0,
       pendingBytes,
-      progress: 'node',
-      kernel: undefined,
+      progress: this.#progress === KERNEL ? 'kernel' : 'node',
+      kernel,
     };
     const onTimeout = this.#policy.onTimeout;
     // A throwing or rejecting callback is reported and means destroy: it must not keep a dead
@@ -294,21 +358,25 @@ export class SocketGuard implements Disposable {
     const now = this.#wheel.time();
     const s = this.socket as GuardedSocket;
     const h = s._handle;
-    const pending = h?.writeQueueSize ?? 0;
+    const p = this.#policy;
+    const kernel = this.disposed ? undefined : snapshot(s);
+    const byKernel =
+      this.#progress === KERNEL ||
+      (this.#progress === UNDECIDED && kernel?.bytesAcked !== undefined);
+    const pending = (h?.writeQueueSize ?? 0) + (byKernel ? (kernel?.queuedBytes ?? 0) : 0);
     return {
       ageMs: now - this.#startedAt,
       bytesRead: s.bytesRead ?? 0,
       bytesWritten: s.bytesWritten ?? 0,
       pendingBytes: pending,
       reading: h ? h.reading !== false && s._readableState?.flowing !== false : false,
-      readIdleForMs: this.#policy.readIdleMs > 0 ? now - this.#readWindowStart : 0,
-      writeStalledForMs:
-        pending > 0 && this.#policy.writeWindowMs > 0 ? now - this.#writeWindowStart : 0,
+      readIdleForMs: p.readIdleMs > 0 ? now - this.#readWindowStart : 0,
+      writeStalledForMs: pending > 0 && p.writeStallMs > 0 ? now - this.#writeWindowStart : 0,
       halfClosedForMs: this.#ended ? now - this.#endedAt : 0,
       maxAgeMs: this.#maxAgeLimit,
-      writeWindowMs: this.#policy.writeWindowMs,
-      progress: 'node',
-      kernel: undefined,
+      writeWindowMs: byKernel ? p.writeStallMs : p.writeWindowMs,
+      progress: byKernel ? 'kernel' : 'node',
+      kernel,
       destroyedBy: this.#destroyedBy,
       disposed: this.disposed,
     };
