@@ -151,7 +151,8 @@ static napi_value SendQueue(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   int value = 0;
-  if (argc < 1 || ioctl(arg_int(env, argv[0]), TIOCOUTQ, &value) != 0) return number(env, -errno);
+  if (argc < 1) return number(env, -EINVAL);
+  if (ioctl(arg_int(env, argv[0]), TIOCOUTQ, &value) != 0) return number(env, -errno);
   return number(env, value);
 }
 

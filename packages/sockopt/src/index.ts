@@ -125,7 +125,12 @@ interface SocketLike {
   socket?: { _handle?: Handle } | null;
 }
 
-/** The socket's fd (a TLSSocket's is its TCP handle's), or a coded error. */
+/**
+ * The socket's fd (a TLSSocket's is its TCP handle's). A socket without a handle (destroyed,
+ * never connected) is a coded error on every platform; one whose handle has no fd (Windows, a
+ * TLSSocket over a JavaScript stream) gives -1, refused by `needFd` once the native part is known
+ * to be there, so where there is none the documented degradation comes first.
+ */
 function fdOf(socket: Socket, call: string): number {
   if (socket === null || typeof socket !== 'object') {
     throw new TypeError(
@@ -133,11 +138,21 @@ function fdOf(socket: Socket, call: string): number {
     );
   }
   const s = socket as unknown as SocketLike;
+  if (s.destroyed === true || !(s._handle || s._parent?._handle || s.socket?._handle)) {
+    throw new SockoptError(
+      'HALFOPEN_ERR_SOCKET_DESTROYED',
+      `${call}(): the socket has no file descriptor (${s.destroyed === true ? 'destroyed' : 'not connected or connecting'})`,
+    );
+  }
   const fd = s._handle?.fd ?? s._parent?._handle?.fd ?? s.socket?._handle?.fd;
-  if (typeof fd === 'number' && fd >= 0 && s.destroyed !== true) return fd;
+  return typeof fd === 'number' && fd >= 0 ? fd : -1;
+}
+
+function needFd(fd: number, call: string): number {
+  if (fd >= 0) return fd;
   throw new SockoptError(
     'HALFOPEN_ERR_SOCKET_DESTROYED',
-    `${call}(): the socket has no file descriptor (${s.destroyed ? 'destroyed' : 'not connected or connecting, or not a TCP socket'})`,
+    `${call}(): the socket has no file descriptor (not a TCP socket: a stream over JavaScript?)`,
   );
 }
 
@@ -183,8 +198,9 @@ function call(
   cnt: number,
   ut: number,
 ): Sockopts {
-  const fd = fdOf(socket, name);
+  const unchecked = fdOf(socket, name);
   const native = state().native ?? unsupported(name);
+  const fd = needFd(unchecked, name);
   const errno = native.sockopts(fd, out32, k, idle, intvl, cnt, ut);
   if (errno !== 0) {
     throw failed(
@@ -274,9 +290,10 @@ const info64 = new Float64Array(18);
  * HALFOPEN_ERR_SOCKOPT_FAILED when the kernel refuses (not a TCP socket).
  */
 export function tcpInfo(socket: Socket): TcpInfo | undefined {
-  const fd = fdOf(socket, 'tcpInfo');
+  const unchecked = fdOf(socket, 'tcpInfo');
   const native = state().native;
   if (native === undefined) return undefined;
+  const fd = needFd(unchecked, 'tcpInfo');
   const errno = native.tcpInfo(fd, info64);
   if (errno !== 0) throw failed(errno, 'getsockopt(TCP_INFO)', fd);
   const tcpState = STATES[info64[0] as number] ?? `UNKNOWN(${info64[0]})`;
@@ -317,9 +334,10 @@ export function tcpInfo(socket: Socket): TcpInfo | undefined {
  * the native part is unavailable. Throws like tcpInfo().
  */
 export function sendQueueBytes(socket: Socket): number | undefined {
-  const fd = fdOf(socket, 'sendQueueBytes');
+  const unchecked = fdOf(socket, 'sendQueueBytes');
   const native = state().native;
   if (native === undefined) return undefined;
+  const fd = needFd(unchecked, 'sendQueueBytes');
   const n = native.sendQueue(fd);
   if (n < 0) throw failed(-n, 'ioctl(SIOCOUTQ)', fd);
   return n;

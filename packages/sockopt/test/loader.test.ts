@@ -162,14 +162,21 @@ describe('support() in a fresh process', () => {
        let code;
        try { m.setSockopts(c, { count: 3 }); } catch (e) { code = e.code; }
        const info = m.tcpInfo(c);
+       // A handle without an fd, as every socket has on Windows: the platform's answer, not
+       // "destroyed".
+       const windowsLike = { _handle: { fd: -1 } };
+       let windowsCode;
+       try { m.getSockopts(windowsLike); } catch (e) { windowsCode = e.code; }
+       const windows = [windowsCode, m.tcpInfo(windowsLike) === undefined, m.sendQueueBytes(windowsLike) === undefined];
        m.support();
        c.destroy(); srv.close(); s.destroy();
-       console.log(JSON.stringify({ support: m.support(), code, info: info === undefined, loads }));`,
+       console.log(JSON.stringify({ support: m.support(), code, info: info === undefined, windows, loads }));`,
     );
     expect(out.support).toMatchObject({ native: false, tcpInfo: false, userTimeout: false });
     expect(out.support.reason).toContain('/nonexistent/sockopt.node');
     expect(out.code).toBe('HALFOPEN_ERR_SOCKOPT_UNSUPPORTED');
     expect(out.info).toBe(true);
+    expect(out.windows).toEqual(['HALFOPEN_ERR_SOCKOPT_UNSUPPORTED', true, true]);
     // Said once, however many calls.
     expect(out.loads).toHaveLength(1);
     expect(out.loads[0].native).toBe(false);

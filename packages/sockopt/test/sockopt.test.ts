@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
+import { duplexPair } from 'node:stream';
 import tls from 'node:tls';
 import { assertNoLeaks, leakSnapshot } from '@halfopen/testkit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -165,6 +166,14 @@ describe('setSockopts / getSockopts', () => {
     const socket = new net.Socket();
     expect(() => getSockopts(socket)).toThrow(/not connected/);
     expect(() => getSockopts(socket)).toThrow(SockoptError);
+    socket.destroy();
+  });
+
+  it('a TLSSocket over a JavaScript stream (no fd) is HALFOPEN_ERR_SOCKET_DESTROYED, not a TCP socket', () => {
+    const [a] = duplexPair();
+    const socket = new tls.TLSSocket(a);
+    expect(() => tcpInfo(socket)).toThrow(/not a TCP socket/);
+    expect(codeOf(() => setSockopts(socket, { count: 2 }))).toBe('HALFOPEN_ERR_SOCKET_DESTROYED');
     socket.destroy();
   });
 
