@@ -91,3 +91,26 @@ export async function balancer(nodes, { probe = 'tcp', intervalMs = 100, timeout
     },
   };
 }
+
+/**
+ * Sends `count` requests through `lb`, one every `spacingMs`, each `attempt(node)` resolving true
+ * when it reached a working node; resolves `{ reached, series }` once all have answered, where
+ * `series` is `[seconds, reached so far]` samples for the report.
+ */
+export async function sendThrough(lb, { count, spacingMs, attempt }) {
+  const answers = [];
+  const start = Date.now();
+  const series = [[0, 0]];
+  let reached = 0;
+  for (let k = 0; k < count; k++) {
+    await new Promise((r) => setTimeout(r, spacingMs));
+    answers.push(
+      attempt(lb.pick()).then((ok) => {
+        if (ok) reached++;
+        series.push([(Date.now() - start) / 1000, reached]);
+      }),
+    );
+  }
+  await Promise.all(answers);
+  return { reached, series };
+}

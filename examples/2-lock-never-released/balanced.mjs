@@ -8,7 +8,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import { Health, healthHandler, lockCheck, progressCheck } from '@halfopen/health';
-import { balancer } from '../balancer.mjs';
+import { balancer, sendThrough } from '../balancer.mjs';
 import { pushService } from './server.mjs';
 
 export const INTERVAL_MS = 100; // health checks and balancer probes
@@ -98,20 +98,11 @@ async function run(probe, progress) {
   ];
   const lb = await balancer(nodes, { probe, intervalMs: INTERVAL_MS });
   const open = [];
-  const answers = [];
-  const start = Date.now();
-  const series = [[0, 0]];
-  let reached = 0;
-  for (let k = 0; k < SUBSCRIBERS; k++) {
-    await new Promise((r) => setTimeout(r, SPACING_MS));
-    answers.push(
-      subscribe(lb.pick(), open).then((ok) => {
-        if (ok) reached++;
-        series.push([(Date.now() - start) / 1000, reached]);
-      }),
-    );
-  }
-  await Promise.all(answers);
+  const { reached, series } = await sendThrough(lb, {
+    count: SUBSCRIBERS,
+    spacingMs: SPACING_MS,
+    attempt: (node) => subscribe(node, open),
+  });
   lb.stop();
   const out = (n) => {
     const since = n.fault === 'frozen-lock' ? n.faultAt : n.firstSubscriberAt;

@@ -7,7 +7,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import { Health, healthHandler, progressCheck } from '@halfopen/health';
-import { balancer } from '../balancer.mjs';
+import { balancer, sendThrough } from '../balancer.mjs';
 import { request, workerPoolServer } from './server.mjs';
 
 export const INTERVAL_MS = 100; // health checks and balancer probes
@@ -63,20 +63,11 @@ async function run(probe, progress) {
   const nodes = [await workerNode('A'), await workerNode('B'), await workerNode('C')];
   nodes[1].stuck();
   const lb = await balancer(nodes, { probe, intervalMs: INTERVAL_MS });
-  const answers = [];
-  const start = Date.now();
-  const series = [[0, 0]];
-  let reached = 0;
-  for (let k = 0; k < REQUESTS; k++) {
-    await new Promise((r) => setTimeout(r, SPACING_MS));
-    answers.push(
-      request(lb.pick().port, WAIT_MS).then((ok) => {
-        if (ok) reached++;
-        series.push([(Date.now() - start) / 1000, reached]);
-      }),
-    );
-  }
-  await Promise.all(answers);
+  const { reached, series } = await sendThrough(lb, {
+    count: REQUESTS,
+    spacingMs: SPACING_MS,
+    attempt: (node) => request(node.port, WAIT_MS),
+  });
   lb.stop();
   const b = nodes[1];
   const stuck =
