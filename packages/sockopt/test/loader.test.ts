@@ -1,5 +1,5 @@
-import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -131,6 +131,55 @@ describe('the prebuilt binaries (built from native/sockopt.c by scripts/prebuild
     expect(elf.versionsNeeded).toEqual([]);
     // musl's loader serves "libc.so" (and libc.musl-*.so.1) from itself.
     expect(elf.needed).toEqual(['libc.so']);
+  });
+});
+
+describe('the musl binary under musl', () => {
+  // No musl Node here, but Debian's musl-tools ship musl's dynamic loader: a host program built
+  // with musl-gcc, defining the N-API functions the binary imports (the ELF says which),
+  // dlopens it with RTLD_NOW (every symbol resolved, libc.so served by musl itself) and calls
+  // its N-API entry point.
+  it('loads with every symbol resolved and registers its module', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'halfopen-musl-'));
+    try {
+      const napi = readElf(binary('linux-x64-musl')).undefinedSymbols.filter((n) =>
+        n.startsWith('napi_'),
+      );
+      expect(napi.length).toBeGreaterThan(3);
+      writeFileSync(
+        join(dir, 'host.c'),
+        `#include <dlfcn.h>
+#include <stdio.h>
+${napi.map((n) => `int ${n}(void) { return 0; }`).join('\n')}
+int main(int argc, char** argv) {
+  void* h = dlopen(argv[1], RTLD_NOW);
+  if (!h) { printf("dlopen: %s\\n", dlerror()); return 1; }
+  void* (*reg)(void*, void*) = (void* (*)(void*, void*))dlsym(h, "napi_register_module_v1");
+  int exports = 0;
+  if (!reg || reg(0, &exports) != &exports) { printf("no module\\n"); return 1; }
+  printf("registered\\n");
+  return 0;
+}
+`,
+      );
+      const cc = spawnSync(
+        'musl-gcc',
+        ['-rdynamic', '-o', join(dir, 'host'), join(dir, 'host.c')],
+        {
+          encoding: 'utf8',
+        },
+      );
+      if (cc.error || cc.status !== 0) {
+        throw new Error(
+          `musl-gcc (Debian musl-tools, installed by scripts/setup-system.sh) could not build the host: ${cc.error?.message ?? cc.stderr}`,
+        );
+      }
+      expect(existsSync('/lib/ld-musl-x86_64.so.1')).toBe(true);
+      const run = spawnSync(join(dir, 'host'), [binary('linux-x64-musl')], { encoding: 'utf8' });
+      expect(run.stdout.trim()).toBe('registered');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
