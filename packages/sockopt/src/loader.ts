@@ -73,9 +73,23 @@ export function chooseBinary(host: Host): { file: string } | { reason: string } 
       };
 }
 
-/** glibc or musl, for a Linux process; undefined elsewhere. */
-export function detectLibc(platform = process.platform): Libc | undefined {
+/**
+ * glibc or musl, for a Linux process; undefined elsewhere. First from the libraries mapped into
+ * this process (/proc/self/maps, about a millisecond), then from the process report (its
+ * header has glibcVersionRuntime under glibc only; about 45 ms), then from the system.
+ */
+export function detectLibc(
+  platform = process.platform,
+  maps = '/proc/self/maps',
+): Libc | undefined {
   if (platform !== 'linux') return undefined;
+  try {
+    const mapped = readFileSync(maps, 'latin1');
+    if (/\/ld-musl-|\/libc\.musl-/.test(mapped)) return 'musl';
+    if (/\/libc\.so\.6|\/libc-2\.\d+\.so/.test(mapped)) return 'glibc';
+  } catch {
+    // no /proc: ask the report
+  }
   try {
     const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } })
       ?.header;

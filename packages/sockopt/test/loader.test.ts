@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import {
   chooseBinary,
   defaultPrebuildsDir,
+  detectLibc,
   type Host,
   loadNative,
   PREBUILT,
@@ -69,6 +70,32 @@ describe('chooseBinary', () => {
   it('names platforms as support() reports them', () => {
     expect(platformName({ platform: 'linux', arch: 'x64', libc: 'musl' })).toBe('linux-x64-musl');
     expect(platformName({ platform: 'darwin', arch: 'arm64' })).toBe('darwin-arm64');
+  });
+});
+
+describe('detectLibc', () => {
+  it('says glibc for this process, and nothing off Linux', () => {
+    expect(detectLibc()).toBe('glibc');
+    expect(detectLibc('darwin')).toBeUndefined();
+  });
+
+  it('reads musl from the mapped libraries (a musl process maps ld-musl)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'halfopen-maps-'));
+    try {
+      const maps = join(dir, 'maps');
+      writeFileSync(
+        maps,
+        '7f0000000000-7f0000001000 r-xp 00000000 08:01 123 /lib/ld-musl-x86_64.so.1\n',
+      );
+      expect(detectLibc('linux', maps)).toBe('musl');
+      writeFileSync(
+        maps,
+        '7f0000000000-7f0000001000 r-xp 00000000 08:01 123 /usr/lib/x86_64-linux-gnu/libc.so.6\n',
+      );
+      expect(detectLibc('linux', maps)).toBe('glibc');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
