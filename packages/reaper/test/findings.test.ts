@@ -1,35 +1,11 @@
-import { EventEmitter } from 'node:events';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ConnectionMap } from '../src/index.js';
+import { FakeConn, fakeTimeQuietWarnings } from './fake-conn.js';
 
 // Issue 13, findings 1 and 3 for the reaper: each test failed on the map before the fix.
 
 const now = () => Date.now();
-let warn: ReturnType<typeof vi.spyOn>;
-beforeEach(() => {
-  vi.useFakeTimers({ now: 0 });
-  warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
-});
-afterEach(() => {
-  warn.mockRestore();
-  vi.useRealTimers();
-});
-
-class FakeConn extends EventEmitter {
-  ended = 0;
-  destroyed = false;
-  constructor(readonly id: string) {
-    super();
-  }
-  end() {
-    this.ended++;
-  }
-  destroy() {
-    if (this.destroyed) return;
-    this.destroyed = true;
-    this.emit('close');
-  }
-}
+const warnings = fakeTimeQuietWarnings();
 
 /** A factory that dials until `connect()` is called. */
 function slowFactory() {
@@ -175,7 +151,7 @@ describe('finding 3: close, retain and leases racing with the map', () => {
     vi.advanceTimersByTime(50);
     expect(b.destroyed).toBe(true);
     expect(map.size).toBe(0);
-    expect(warn).toHaveBeenCalledWith(
+    expect(warnings()).toHaveBeenCalledWith(
       expect.objectContaining({ code: 'HALFOPEN_ERR_REAPER_CALLBACK' }),
     );
   });

@@ -1,8 +1,8 @@
-import { EventEmitter } from 'node:events';
 import { hostileOptions, isOptionError, misbehave, misbehaviour } from '@halfopen/testkit';
 import fc from 'fast-check';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ConnectionMap, type ConnectionMapStats } from '../src/index.js';
+import { FakeConn as Conn, fakeTimeQuietWarnings } from './fake-conn.js';
 
 // Arbitrary options and misbehaving factories, listeners and close callbacks, with closes while
 // work is pending. Acceptable: a TypeError/RangeError naming an option at construction, or the
@@ -32,27 +32,13 @@ const valid = {
 };
 
 /** A socket-like value whose peer closes politely soon after our end(). */
-class FakeConn extends EventEmitter {
-  destroyed = false;
-  end() {
-    setTimeout(() => this.destroy(), 5);
-  }
-  destroy() {
-    if (this.destroyed) return;
-    this.destroyed = true;
-    this.emit('close');
+class FakeConn extends Conn {
+  constructor() {
+    super('', true);
   }
 }
 
-let warn: ReturnType<typeof vi.spyOn>;
-beforeEach(() => {
-  vi.useFakeTimers({ now: 0 });
-  warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
-});
-afterEach(() => {
-  warn.mockRestore();
-  vi.useRealTimers();
-});
+fakeTimeQuietWarnings();
 
 const sane = (s: ConnectionMapStats) => {
   for (const n of [s.size, s.inUse, s.closingOnRelease, ...Object.values(s.reaped)]) {

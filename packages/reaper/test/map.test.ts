@@ -1,31 +1,10 @@
-import { EventEmitter } from 'node:events';
 import diagnostics from 'node:diagnostics_channel';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ConnectionMap, type ReapReason } from '../src/index.js';
+import { FakeConn, fakeTimeQuietWarnings } from './fake-conn.js';
 
 const now = () => Date.now();
-beforeEach(() => {
-  vi.useFakeTimers({ now: 0 });
-});
-afterEach(() => {
-  vi.useRealTimers();
-});
-
-/** A socket-like value: an emitter with end/destroy that records what happened to it. */
-class FakeConn extends EventEmitter {
-  ended = 0;
-  destroyed = false;
-  constructor(readonly id: string) {
-    super();
-  }
-  end() {
-    this.ended++;
-  }
-  destroy() {
-    this.destroyed = true;
-    this.emit('close');
-  }
-}
+fakeTimeQuietWarnings();
 
 function recording(options = {}) {
   const reaps: string[] = [];
