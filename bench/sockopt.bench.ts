@@ -97,7 +97,8 @@ async function sets(): Promise<Measurement[]> {
         name: 'socket.setKeepAlive(true, 15000 / 16000) (no read back)',
         // Alternating delays: Node skips the syscalls when asked for what it set last.
         value: await opsPerSec(() => {
-          socket.setKeepAlive(true, (flip = !flip) ? 15_000 : 16_000);
+          flip = !flip;
+          socket.setKeepAlive(true, flip ? 15_000 : 16_000);
         }),
         unit,
       },
