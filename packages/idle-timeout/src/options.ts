@@ -1,6 +1,15 @@
 import { readFileSync } from 'node:fs';
 import type net from 'node:net';
-import { bytes, checkOptions, describe, fn, fraction, ms, rate } from '@halfopen/internal';
+import {
+  bytes,
+  callUser,
+  checkOptions,
+  describe,
+  fn,
+  fraction,
+  ms,
+  rate,
+} from '@halfopen/internal';
 import type { TimeoutInfo } from './errors.js';
 
 /** What `onTimeout` may decide: destroy the socket (the default) or let it live and re-arm. */
@@ -206,12 +215,11 @@ function makePolicy(input: GuardOptions | undefined): Policy {
 
 /** A clock must answer with a finite number before anything is armed on it. */
 function checkClock(now: () => number): void {
-  let t: unknown;
-  try {
-    t = now();
-  } catch (error) {
-    throw new TypeError('options.now threw when called', { cause: error });
-  }
+  let threw: { error: unknown } | undefined;
+  const t: unknown = callUser(now, [], (error) => {
+    threw ??= { error };
+  });
+  if (threw) throw new TypeError('options.now threw when called', { cause: threw.error });
   if (typeof t !== 'number' || !Number.isFinite(t)) {
     throw new TypeError(`options.now must return a finite number of ms, got ${describe(t)}`);
   }

@@ -1,7 +1,7 @@
 // One coarse interval timer per (clock, resolution) checks every guard on it. Guards read
 // progress counters the socket keeps anyway (bytesRead, the handle's write queue), so a
 // `data` event costs the guard nothing, and there is no timer per socket.
-import { describe, publish } from '@halfopen/internal';
+import { callUser, describe, publish } from '@halfopen/internal';
 import { channels } from './diagnostics.js';
 
 /**
@@ -46,13 +46,12 @@ export class Wheel<T> {
    * move for this wheel until the clock recovers).
    */
   time(): number {
-    let t: number;
-    try {
-      t = this.now();
-    } catch (error) {
+    let failed = false;
+    const t = callUser(this.now, [], (error) => {
+      failed = true;
       publish(channels.error, { error, during: 'now' });
-      return this.#last;
-    }
+    });
+    if (failed) return this.#last;
     if (typeof t !== 'number' || !Number.isFinite(t)) {
       publish(channels.error, {
         error: new TypeError(`options.now returned ${describe(t)}, not a finite number`),
