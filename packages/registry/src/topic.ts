@@ -336,12 +336,13 @@ export class Topic<T> implements Disposable {
         return;
       }
       s.busy = false;
-      if (!s.live || !s.take(scratch as { value: T | undefined; version: number })) break;
+      if (s.kept === 0 || !s.live || !s.take(scratch as { value: T | undefined; version: number }))
+        break;
       value = scratch.value as T;
       version = scratch.version;
       scratch.value = undefined;
     }
-    if (s.kept === 0) s.behind = false;
+    if (s.behind && s.kept === 0) s.behind = false;
   }
 
   #awaits(s: Sub<T>, r: unknown): boolean {
