@@ -129,10 +129,10 @@ async function run(probe, progress) {
 export async function balanced(progress = () => {}) {
   const tcp = await run('tcp', progress);
   const health = await run('http', progress);
-  const out = (n, what) => (n ? `; ${what} node out after ${n.afterMs} ms` : '');
+  const out = (n, what) => (n ? `; ${what} node out after ${n.afterMs} ms (${n.reason})` : '');
   return {
     tcp,
     health,
-    summary: `subscribers reaching a working node: TCP-connect probes ${tcp.reached}/${tcp.of}, @halfopen/health readiness ${health.reached}/${health.of}${out(health.frozen, 'frozen')}${out(health.stopped, 'obsolete-topic')}${health.frozen ? ` (${health.frozen.reason})` : ''}`,
+    summary: `subscribers reaching a working node: TCP-connect probes ${tcp.reached}/${tcp.of}, @halfopen/health readiness ${health.reached}/${health.of}${out(health.frozen, 'frozen')}${out(health.stopped, 'obsolete-topic')}`,
   };
 }
