@@ -94,7 +94,17 @@ let loaded: Loaded | undefined;
 /** Loads the binary on first use (never at import) and says once on `halfopen:sockopt:load`. */
 function state(): Loaded {
   if (loaded === undefined) {
-    loaded = loadNative(currentHost(), requireBinary);
+    try {
+      loaded = loadNative(currentHost(), requireBinary);
+    } catch (err) {
+      // A bundle without import.meta.url (CommonJS output) cannot locate prebuilds/.
+      loaded = {
+        native: undefined,
+        file: undefined,
+        reason: `cannot locate the binary (${(err as Error)?.message ?? String(err)}); set HALFOPEN_SOCKOPT_BINARY`,
+        platform: `${process.platform}-${process.arch}`,
+      };
+    }
     publish(diag.load, support());
   }
   return loaded;

@@ -32,8 +32,8 @@ export interface Host {
   libc?: Libc | undefined;
   /** HALFOPEN_SOCKOPT_BINARY, if set. */
   binaryEnv?: string | undefined;
-  /** The package's prebuilds/ folder. */
-  prebuildsDir: string;
+  /** The package's prebuilds/ folder; undefined when it cannot be located (a CommonJS bundle). */
+  prebuildsDir: string | undefined;
   exists(path: string): boolean;
 }
 
@@ -63,6 +63,11 @@ export function chooseBinary(host: Host): { file: string } | { reason: string } 
   if (!(PREBUILT as readonly string[]).includes(tag)) {
     return {
       reason: `no prebuilt binary for ${platformName(host)}; prebuilt: ${PREBUILT.join(', ')} (build your own with scripts/prebuild.mjs and set HALFOPEN_SOCKOPT_BINARY)`,
+    };
+  }
+  if (host.prebuildsDir === undefined) {
+    return {
+      reason: `cannot locate prebuilds/ for ${platformName(host)} (no import.meta.url: bundled as CommonJS?); copy prebuilds/${tag}/sockopt.node beside the bundle and set HALFOPEN_SOCKOPT_BINARY to it`,
     };
   }
   const file = `${host.prebuildsDir}/${tag}/sockopt.node`;
@@ -106,8 +111,12 @@ export function detectLibc(
 }
 
 /** The prebuilds/ folder: one level above this file's folder (src/ or dist/). */
-export function defaultPrebuildsDir(): string {
-  return fileURLToPath(new URL('../prebuilds', import.meta.url));
+export function defaultPrebuildsDir(): string | undefined {
+  try {
+    return fileURLToPath(new URL('../prebuilds', import.meta.url));
+  } catch {
+    return undefined; // import.meta.url is empty in a CommonJS bundle
+  }
 }
 
 export interface Loaded {
@@ -158,5 +167,6 @@ export function currentHost(): Host {
 
 /** require() for a .node file, from ESM and CJS builds alike. */
 export function requireBinary(file: string): unknown {
-  return createRequire(import.meta.url)(file);
+  // import.meta.url is empty in a CommonJS bundle; the path is absolute either way.
+  return createRequire(import.meta.url || `${process.cwd()}/`)(file);
 }

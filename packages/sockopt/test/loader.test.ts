@@ -16,7 +16,7 @@ import {
 } from '../src/loader.js';
 import { readElf } from './elf.js';
 
-const prebuilds = defaultPrebuildsDir();
+const prebuilds = defaultPrebuildsDir() as string;
 const binary = (tag: string) => join(prebuilds, tag, 'sockopt.node');
 
 function host(over: Partial<Host>): Host {
