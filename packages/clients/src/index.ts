@@ -1,0 +1,10 @@
+export {
+  Agent,
+  type AgentOptions,
+  type AgentStats,
+  HttpsAgent,
+  type HttpsAgentOptions,
+} from './agent.js';
+export type { DialOptions } from './dial.js';
+export { channels } from './diagnostics.js';
+export { AgentDestroyedError, ClientsError, type ClientsErrorCode } from './errors.js';
