@@ -86,8 +86,51 @@ const COMPACT_AT = 32;
 let detach: <T>(topic: Topic<T>, s: Sub<T>) => void;
 let clockOf: <T>(topic: Topic<T>) => number;
 
-/** The registration itself: links, counters and kept versions, none of them public. */
-class Sub<T> implements Subscription<T> {
+/**
+ * What a subscriber holds: its registration's public face. The registration itself (links,
+ * counters, kept versions) is a `#private` field, so no user code can reach or change it.
+ */
+class Handle<T> implements Subscription<T> {
+  readonly #s: Sub<T>;
+  constructor(s: Sub<T>) {
+    this.#s = s;
+  }
+  get subscribed(): boolean {
+    return this.#s.live;
+  }
+  get version(): number {
+    return this.#s.version;
+  }
+  get pending(): number {
+    return this.#s.kept;
+  }
+  get behindMs(): number {
+    const s = this.#s;
+    return s.behind ? Math.max(0, clockOf(s.topic) - s.behindSince) : 0;
+  }
+  get delivered(): number {
+    return this.#s.delivered;
+  }
+  get errors(): number {
+    return this.#s.errors;
+  }
+  get dropped(): number {
+    return this.#s.dropped;
+  }
+  get label(): string | undefined {
+    return this.#s.label;
+  }
+  unsubscribe(): void {
+    this.#s.unsubscribe();
+  }
+  [Symbol.dispose](): void {
+    this.#s.unsubscribe();
+  }
+}
+
+/** The registration itself: links, counters and kept versions, reachable only from this module. */
+class Sub<T> {
+  readonly handle: Handle<T> = new Handle(this);
   // list links; a removed node keeps `next` so a publish walking the list goes on
   next: Sub<T> | null = null;
   prev: Sub<T> | null = null;
@@ -127,18 +170,6 @@ class Sub<T> implements Subscription<T> {
     readonly signal: AbortSignal | undefined,
   ) {}
 
-  get subscribed(): boolean {
-    return this.live;
-  }
-
-  get pending(): number {
-    return this.kept;
-  }
-
-  get behindMs(): number {
-    return this.behind ? Math.max(0, clockOf(this.topic) - this.behindSince) : 0;
-  }
-
   unsubscribe(): void {
     if (!this.live) return;
     this.live = false;
@@ -148,10 +179,6 @@ class Sub<T> implements Subscription<T> {
     this.latestValue = undefined;
     if (this.onAbort) this.signal?.removeEventListener('abort', this.onAbort);
     detach(this.topic, this);
-  }
-
-  [Symbol.dispose](): void {
-    this.unsubscribe();
   }
 
   /** Keeps a version for later; false when the subscriber has to go (overflow: error). */
@@ -172,7 +199,11 @@ class Sub<T> implements Subscription<T> {
       this.head++;
       this.dropped++;
       if (channels.drop.hasSubscribers)
-        channels.drop.publish({ topic: this.topic.name, version: dropped, subscription: this });
+        channels.drop.publish({
+          topic: this.topic.name,
+          version: dropped,
+          subscription: this.handle,
+        });
     }
     // Slots before the head are spent: drop them once they are half the arrays, so a queue
     // that drops (or a backlog being worked off) holds what it keeps, not what it ever kept.
@@ -387,8 +418,8 @@ export class Topic<T> implements Disposable {
 
   #report(err: unknown, s: Sub<T>): void {
     s.errors++;
-    publishTo(channels.error, { topic: this.name, error: err, subscription: s });
-    if (this.#onError) callUser(this.#onError, [err, s], this.#warn);
+    publishTo(channels.error, { topic: this.name, error: err, subscription: s.handle });
+    if (this.#onError) callUser(this.#onError, [err, s.handle], this.#warn);
   }
 
   readonly #warn = (again: unknown): void => {
@@ -413,7 +444,7 @@ export class Topic<T> implements Disposable {
     const s = new Sub<T>(this, listener, mode, limit, overflowError, this.#version, label, signal);
     if (signal?.aborted) {
       s.live = false;
-      return s;
+      return s.handle;
     }
     if (signal) {
       s.onAbort = () => s.unsubscribe();
@@ -426,7 +457,7 @@ export class Topic<T> implements Disposable {
     this.#last = s;
     this.#count++;
     if (this.#replay && this.#version > 0) this.#replayTo(s);
-    return s;
+    return s.handle;
   }
 
   /** The replay runs as a publish does, so a listener that publishes from it never nests. */
@@ -462,7 +493,7 @@ export class Topic<T> implements Disposable {
     const now = this.#clock(undefined);
     const out: Subscription<T>[] = [];
     for (let s = this.#first; s !== null; s = s.next) {
-      if (s.behind && now - s.behindSince >= thresholdMs) out.push(s);
+      if (s.behind && now - s.behindSince >= thresholdMs) out.push(s.handle);
     }
     return out;
   }

@@ -304,3 +304,51 @@ describe('validation', () => {
     expect(t.size).toBe(0);
   });
 });
+
+describe('public surface', () => {
+  it('a subscription exposes its figures and unsubscribe, never its links, counters or kept versions', () => {
+    const t = new Topic<number>();
+    const s = t.subscribe(() => {});
+    expect(Object.getOwnPropertyNames(s)).toEqual([]);
+    for (const internal of [
+      'next',
+      'prev',
+      'busy',
+      'kept',
+      'live',
+      'since',
+      'listener',
+      'keep',
+      'take',
+    ])
+      expect(internal in s).toBe(false);
+    expect(Object.getOwnPropertyNames(t)).toEqual(['name']);
+    expect(s).toMatchObject({ subscribed: true, version: 0, pending: 0, delivered: 0, errors: 0 });
+  });
+
+  it("delivery 'sync' was renamed 'unbounded': the old name is a TypeError saying so", () => {
+    const t = new Topic<number>();
+    expect(() => t.subscribe(() => {}, { delivery: 'sync' as never })).toThrow(
+      /options\.delivery 'sync' was renamed 'unbounded'/,
+    );
+    expect(t.size).toBe(0);
+  });
+
+  it.each([
+    [() => new Topic({ replai: true } as never), /options\.replai is not an option/],
+    [
+      () => new Topic<number>().subscribe(() => {}, { lable: 'x' } as never),
+      /options\.lable is not an option; known: signal, delivery, label/,
+    ],
+    [
+      () =>
+        new Topic<number>().subscribe(() => {}, {
+          delivery: { queue: 2, overflow: 'error', size: 1 },
+        } as never),
+      /options\.delivery\.size is not an option/,
+    ],
+  ])('an unknown option key is a TypeError naming it (%#)', (make, msg) => {
+    expect(make).toThrow(TypeError);
+    expect(make).toThrow(msg);
+  });
+});

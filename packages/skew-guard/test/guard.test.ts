@@ -1,6 +1,6 @@
 import diagnostics from 'node:diagnostics_channel';
-import { describe, expect, it } from 'vitest';
-import { ConnectionEpochs, SkewGuard } from '../src/index.js';
+import { describe, expect, it, vi } from 'vitest';
+import { ConnectionEpochs, MAX_PEER_ID_LENGTH, SkewGuard } from '../src/index.js';
 
 const t = 1_000_000;
 const now = () => t;
@@ -218,5 +218,85 @@ describe('report and diagnostics', () => {
     });
     for (let i = 0; i < 1000; i++) g.check({ peer: `p${i}`, sentAt: t, seq: 1 });
     expect(g.report().peers).toBe(100);
+  });
+});
+
+describe('ConnectionEpochs surface', () => {
+  it('is not an emitter: onSupersede is the one way to observe a supersede', () => {
+    const epochs = new ConnectionEpochs<string>({ onSupersede: () => {} });
+    for (const m of ['emit', 'on', 'once', 'off', 'addListener']) expect(m in epochs).toBe(false);
+    expect(Object.getOwnPropertyNames(epochs)).toEqual([]);
+  });
+
+  it('an onSupersede that throws is reported on halfopen:skew-guard:error, or as a warning when nobody listens; open() goes on', () => {
+    const epochs = new ConnectionEpochs<string>({
+      onSupersede: () => {
+        throw new Error('boom');
+      },
+    });
+    const seen: unknown[] = [];
+    const sub = (m: unknown) => seen.push(m);
+    diagnostics.subscribe('halfopen:skew-guard:error', sub);
+    try {
+      epochs.open('p', 'a');
+      expect(() => epochs.open('p', 'b')).not.toThrow();
+      expect(seen).toEqual([{ peer: 'p', error: new Error('boom') }]);
+    } finally {
+      diagnostics.unsubscribe('halfopen:skew-guard:error', sub);
+    }
+    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
+    try {
+      expect(epochs.revoke('p')).toBe(true);
+      expect(warn).toHaveBeenCalledWith(
+        'onSupersede for p failed: Error: boom',
+        'HalfopenSkewGuardWarning',
+      );
+    } finally {
+      warn.mockRestore();
+    }
+    expect(epochs.superseded).toBe(2);
+  });
+});
+
+describe('clock and ids', () => {
+  it('a clock that throws or returns NaN refuses the message as invalid (field now), never throws', () => {
+    for (const clock of [
+      () => Number.NaN,
+      () => {
+        throw new Error('no clock');
+      },
+    ]) {
+      const g = new SkewGuard({ maxPastMs: 1000, maxFutureMs: 1000, now: clock });
+      expect(g.check({ peer: 'p', sentAt: t })).toMatchObject({
+        ok: false,
+        reason: 'invalid',
+        detail: { field: 'now' },
+      });
+    }
+  });
+
+  it(`a peer id over ${MAX_PEER_ID_LENGTH} characters is invalid and shown shortened`, () => {
+    const g = new SkewGuard({ maxPastMs: 1000, maxFutureMs: 1000, now });
+    const v = g.check({ peer: 'x'.repeat(MAX_PEER_ID_LENGTH + 1), sentAt: t });
+    expect(v).toMatchObject({
+      ok: false,
+      reason: 'invalid',
+      detail: {
+        field: 'peer',
+        message: `peer id is ${MAX_PEER_ID_LENGTH + 1} characters, limit ${MAX_PEER_ID_LENGTH}`,
+      },
+    });
+    expect(g.report().recent[0]!.peer).toBe(
+      `${'x'.repeat(40)}... (${MAX_PEER_ID_LENGTH + 1} characters)`,
+    );
+    expect(g.report().peers).toBe(0);
+    expect(g.check({ peer: 'x'.repeat(MAX_PEER_ID_LENGTH), sentAt: t }).ok).toBe(true);
+  });
+
+  it('refuses a round-trip sample slower than maxRoundTripMs and keeps the others', () => {
+    const g = new SkewGuard({ maxPastMs: 1000, maxFutureMs: 1000, maxRoundTripMs: 100, now });
+    expect(g.observeRoundTrip('p', { t1: 0, t2: 0, t3: 0, t4: 101 })).toBe(false);
+    expect(g.observeRoundTrip('p', { t1: 0, t2: 0, t3: 0, t4: 100 })).toBe(true);
+    expect(g.offset('p')).toEqual({ offsetMs: -50, errorMs: 50, samples: 1 });
   });
 });
