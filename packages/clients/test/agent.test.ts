@@ -96,7 +96,9 @@ describe('retry of a request cut on a reused socket', () => {
     const seen: unknown[] = [];
     const onRetry = (m: unknown) => seen.push(m);
     diagnostics.subscribe('halfopen:clients:retry', onRetry);
-    cleanups.push(() => diagnostics.unsubscribe('halfopen:clients:retry', onRetry));
+    cleanups.push(() => {
+      diagnostics.unsubscribe('halfopen:clients:retry', onRetry);
+    });
     expect((await request(port, a, 'GET')).status).toBe(200);
     const second = await request(port, a, 'GET');
     expect(second.error).toBeUndefined();
@@ -182,7 +184,9 @@ describe('pooled sockets', () => {
     const cuts: unknown[] = [];
     const onCut = (m: unknown) => cuts.push(m);
     diagnostics.subscribe('halfopen:clients:cut', onCut);
-    cleanups.push(() => diagnostics.unsubscribe('halfopen:clients:cut', onCut));
+    cleanups.push(() => {
+      diagnostics.unsubscribe('halfopen:clients:cut', onCut);
+    });
     await request(port, a, 'GET');
     await sleep(400);
     expect(a.stats()).toMatchObject({ cutFreeTimeout: 1, open: 0, free: 0 });
