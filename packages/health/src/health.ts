@@ -354,11 +354,11 @@ export class Health implements Disposable {
    * check has failed `failAfter` times in a row and not yet recovered.
    */
   report(probe: Probe = 'readiness'): HealthReport {
-    const cached = this.#cache[probe];
-    if (cached) return cached;
     if (probe !== 'readiness' && probe !== 'liveness') {
       throw new TypeError(`probe must be 'readiness' or 'liveness', got ${describe(probe)}`);
     }
+    const cached = this.#cache[probe];
+    if (cached) return cached;
     const { ok, state, reason } = this.#verdict(probe);
     const body = JSON.stringify({
       probe,

@@ -301,6 +301,8 @@ describe('Health', () => {
       /options\.liveness/,
     );
     expect(() => h.report('startup' as never)).toThrow(/^probe must be/);
+    // Not a cache lookup first: '__proto__' would find Object.prototype and return it as a report.
+    expect(() => h.report('__proto__' as never)).toThrow(/^probe must be/);
     expect(() => healthHandler(h, { probe: 'x' as never })).toThrow(/options\.probe/);
     expect(h.names).toEqual([]);
     h.close();
