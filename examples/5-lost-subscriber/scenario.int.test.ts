@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+// Incident 5 on real loopback servers for a few seconds: the integration tier (real servers started by the test).
 // @ts-expect-error plain JavaScript example
 import scenario from './scenario.mjs';
 
