@@ -235,6 +235,28 @@ describe('Health under hostile input', () => {
     }
   });
 
+  it('report(probe): a report for readiness or liveness, else an error naming the probe', () => {
+    const h = new Health();
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          hostileValue(),
+          fc.constantFrom('__proto__', 'constructor', 'toString', 'liveness'),
+        ),
+        (probe) => {
+          try {
+            const r = h.report(probe as never);
+            expect(['readiness', 'liveness']).toContain(probe);
+            expect([200, 503]).toContain(r.status);
+          } catch (error) {
+            expect(isOptionError(error, 'probe')).toBe(true);
+          }
+        },
+      ),
+    );
+    h.close();
+  });
+
   it('healthHandler refuses what is not a Health or a probe, naming it', () => {
     fc.assert(
       fc.property(hostileValue(), hostileOptions(['probe']), (health, options) => {
