@@ -270,7 +270,9 @@ export class SocketGuard implements Disposable {
       this.#writeBytesAt = acked;
       this.#writeWindowStart = now;
     }
-    const queued = readSendQueue(this.socket);
+    // Nothing unacknowledged and nothing unsent: the send queue is empty, no ioctl needed.
+    const queued =
+      info.unackedSegments === 0 && info.notSentBytes === 0 ? 0 : readSendQueue(this.socket);
     this.#kernelQueued = queued;
     this.#handleWritten = written;
     const pending = nodeQueued + queued;
