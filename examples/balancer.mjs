@@ -6,6 +6,7 @@
 //   within `timeoutMs`; the 503 body's reason is kept, so the table can say why a node left.
 import http from 'node:http';
 import net from 'node:net';
+import { healthHandler } from '@halfopen/health';
 
 function tcpProbe(port, timeoutMs) {
   return new Promise((resolve) => {
@@ -113,4 +114,11 @@ export async function sendThrough(lb, { count, spacingMs, attempt }) {
   }
   await Promise.all(answers);
   return { reached, series };
+}
+
+/** A node's health endpoint: `/livez` answers liveness, any other path readiness. */
+export function healthServer(health) {
+  const ready = healthHandler(health);
+  const live = healthHandler(health, { probe: 'liveness' });
+  return http.createServer((req, res) => (req.url === '/livez' ? live(req, res) : ready(req, res)));
 }

@@ -1,4 +1,7 @@
+import { type ChildProcess, spawn } from 'node:child_process';
 import net from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { freePort, waitFor } from '@halfopen/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 // @ts-expect-error plain JavaScript example
 import { INTERVAL_MS as PUSH_INTERVAL_MS, pushNode } from './2-lock-never-released/balanced.mjs';
@@ -21,14 +24,19 @@ interface LabNode {
 }
 const nodes: LabNode[] = [];
 const sockets: net.Socket[] = [];
+const children: ChildProcess[] = [];
 afterEach(async () => {
+  for (const c of children.splice(0)) if (c.exitCode === null) c.kill();
   for (const s of sockets.splice(0)) s.destroy();
   await Promise.all(nodes.splice(0).map((n) => n.close()));
 });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls the node's health endpoint as a balancer would, until it answers 503. */
-async function until503(node: LabNode, limitMs: number): Promise<{ at: number; reason: string }> {
+async function until503(
+  node: Pick<LabNode, 'healthPort'>,
+  limitMs: number,
+): Promise<{ at: number; reason: string }> {
   const end = Date.now() + limitMs;
   while (Date.now() < end) {
     const res = await fetch(`http://127.0.0.1:${node.healthPort}/readyz`);
@@ -119,4 +127,44 @@ describe('the lab with @halfopen/health readiness', () => {
     expect(answered).toBe(sent);
     for (const s of subs) expect(s.received()).toBeGreaterThan(0);
   });
+});
+
+describe('the lab run by hand with --health', () => {
+  const here = fileURLToPath(new URL('.', import.meta.url));
+  const start = (file: string, args: number[] | string[]) => {
+    const child = spawn(process.execPath, [`${here}${file}`, ...args.map(String)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.push(child);
+    let out = '';
+    child.stdout!.on('data', (d) => (out += d));
+    child.stderr!.on('data', (d) => (out += d));
+    return () => out;
+  };
+
+  it('the worker-pool server answers 200 on /readyz, then 503 naming the stuck workers once the prober attacks', async () => {
+    const port = await freePort();
+    const healthPort = await freePort();
+    const output = start('3-lost-rst-probes/server.mjs', [
+      '--port',
+      String(port),
+      '--health',
+      String(healthPort),
+    ]);
+    await waitFor(
+      () => output().includes(`health endpoint on 127.0.0.1:${healthPort}`),
+      'the health endpoint',
+    );
+    await waitFor(
+      async () => (await fetch(`http://127.0.0.1:${healthPort}/readyz`)).status === 200,
+      'readiness',
+    );
+    start('3-lost-rst-probes/prober.mjs', ['--port', String(port), '--every', '100']);
+    const { reason } = await until503({ healthPort }, 15_000);
+    expect(reason).toMatch(
+      /^workers: requests answered \(4 workers\): no progress for \d+ ms while \d+ wait/,
+    );
+    // Liveness is not asked here: a check is a liveness check only when added with liveness: true.
+    expect((await fetch(`http://127.0.0.1:${healthPort}/livez`)).status).toBe(200);
+  }, 30_000);
 });

@@ -5,10 +5,9 @@
 // subscribers in three land on a node that pushes nothing; with @halfopen/health readiness
 // (B: its lock held past warnAfterMs, naming the holder; C: no quote pushed while subscribers
 // wait) both leave the balancer within the check interval.
-import http from 'node:http';
 import net from 'node:net';
-import { Health, healthHandler, lockCheck, progressCheck } from '@halfopen/health';
-import { balancer, sendThrough } from '../balancer.mjs';
+import { balancer, healthServer as serveHealth, sendThrough } from '../balancer.mjs';
+import { pushHealth } from './health.mjs';
 import { pushService } from './server.mjs';
 
 export const INTERVAL_MS = 100; // health checks and balancer probes
@@ -40,18 +39,8 @@ export async function pushNode(name, fault = 'none') {
       return true;
     },
   });
-  const health = new Health({ intervalMs: INTERVAL_MS })
-    .add('consumer-lock', lockCheck({ locks: [svc.lock] }))
-    .add(
-      'consumer',
-      progressCheck({
-        what: 'quotes pushed',
-        stallMs: STALL_MS,
-        counter: () => svc.stats.pushed,
-        pending: () => svc.subscribers.size,
-      }),
-    );
-  const healthServer = http.createServer(healthHandler(health));
+  const health = pushHealth(svc, { intervalMs: INTERVAL_MS, stallMs: STALL_MS });
+  const healthServer = serveHealth(health);
   node.port = await listen(svc.server);
   node.healthPort = await listen(healthServer);
   let i = 0;

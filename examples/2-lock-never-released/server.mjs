@@ -12,10 +12,14 @@
 // `node examples/2-lock-never-released/subscriber.mjs` (a healthy app) and
 // `node examples/2-lock-never-released/subscriber.mjs --stop-reading` (a zero window), or any
 // TCP client that connects and never reads. Every `--rare-every`th quote forgets the lock.
+// `--health 7202` adds a @halfopen/health endpoint (`curl -s 127.0.0.1:7202/readyz`): it turns 503
+// while the consumer is frozen, naming the lock's holder (guarded) or the stalled quotes (naive).
 import net from 'node:net';
 import { guardSocket } from '@halfopen/idle-timeout';
 import { LeaseLock } from '@halfopen/lease-lock';
+import { healthServer } from '../balancer.mjs';
 import { flag, isMain, option, serve, statusEvery } from '../cli.mjs';
+import { pushHealth } from './health.mjs';
 
 /** What users write without halfopen: a promise-chain mutex. */
 export class NaiveMutex {
@@ -81,6 +85,9 @@ if (isMain(import.meta.url)) {
     option('port', 7102),
     `push service (${guarded ? 'guarded: LeaseLock leaseMs 2000, writeStallMs 3000' : 'naive'}; every quote ${rareEvery} forgets the lock)`,
   );
+  // --health <port>: @halfopen/health readiness (/readyz) and liveness (/livez) for this node.
+  if (option('health', 0))
+    serve(healthServer(pushHealth(svc)), option('health', 0), 'health endpoint');
   let waitingSince = Date.now();
   statusEvery(2000, () => {
     const subs = [...svc.subscribers].map((s) => `${Math.round(s.writableLength / 1024)} KiB`);

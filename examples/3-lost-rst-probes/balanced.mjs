@@ -4,10 +4,9 @@
 // balancer. With TCP-connect probes B keeps passing and one request in three hangs there; with
 // @halfopen/health readiness over HTTP (B: no request answered while connections queue) B
 // leaves the balancer within the check interval.
-import http from 'node:http';
 import net from 'node:net';
-import { Health, healthHandler, progressCheck } from '@halfopen/health';
-import { balancer, sendThrough } from '../balancer.mjs';
+import { balancer, healthServer as serveHealth, sendThrough } from '../balancer.mjs';
+import { workerHealth } from './health.mjs';
 import { request, workerPoolServer } from './server.mjs';
 
 export const INTERVAL_MS = 100; // health checks and balancer probes
@@ -23,16 +22,12 @@ const listen = (server) =>
 /** One worker-pool node with its health endpoint; `stuck()` sends it silent connections. */
 export async function workerNode(name) {
   const { server, stats } = workerPoolServer({ workers: WORKERS, guarded: false });
-  const health = new Health({ intervalMs: INTERVAL_MS }).add(
-    'workers',
-    progressCheck({
-      what: `requests answered (${WORKERS} workers)`,
-      stallMs: STALL_MS,
-      counter: () => stats.served + stats.freed,
-      pending: () => stats.queued(),
-    }),
-  );
-  const healthServer = http.createServer(healthHandler(health));
+  const health = workerHealth(stats, {
+    workers: WORKERS,
+    intervalMs: INTERVAL_MS,
+    stallMs: STALL_MS,
+  });
+  const healthServer = serveHealth(health);
   const silent = [];
   const node = {
     name,

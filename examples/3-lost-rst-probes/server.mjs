@@ -7,9 +7,13 @@
 // 250 ms and forgets it (a connection that never sends and never closes leaves the server in the
 // same state as a probe whose RST was lost), while sending one real request a second. The naive
 // server stops answering within a second; the guarded one answers every request.
+// `--health 7203` adds a @halfopen/health endpoint (`curl -s 127.0.0.1:7203/readyz`): it turns 503,
+// naming the stalled workers, once they are all stuck.
 import net from 'node:net';
 import { guardServer } from '@halfopen/idle-timeout';
+import { healthServer } from '../balancer.mjs';
 import { flag, isMain, option, serve, statusEvery } from '../cli.mjs';
+import { workerHealth } from './health.mjs';
 
 export function workerPoolServer({ workers = 4, guarded = false, firstByteMs = 300 } = {}) {
   const queue = [];
@@ -71,6 +75,11 @@ if (isMain(import.meta.url)) {
     option('port', 7103),
     `worker-pool server (${guarded ? 'guarded: firstByteMs 500' : 'naive'})`,
   );
+  // --health <port>: @halfopen/health readiness (/readyz) and liveness (/livez) for this node.
+  if (option('health', 0)) {
+    const health = workerHealth(stats, { workers: option('workers', 4) });
+    serve(healthServer(health), option('health', 0), 'health endpoint');
+  }
   statusEvery(
     2000,
     () =>
