@@ -4,6 +4,7 @@ import { hostileOptions, isOptionError, misbehave, misbehaviour } from '@halfope
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type GuardOptions, guardServer, guardSocket, type SocketGuard } from '../src/index.js';
+import { OPTION_KEYS } from '../src/options.js';
 import { FakeSocket } from './fixtures/fake-socket.js';
 
 // Hostile tier: arbitrary options and misbehaving user code. The only acceptable outcomes are a
@@ -11,22 +12,7 @@ import { FakeSocket } from './fixtures/fake-socket.js';
 // exception out of a timer, an unhandled rejection, a negative counter or a timer or listener
 // left behind. Time is faked: the wheel's interval is counted by vi.getTimerCount().
 
-const KEYS = [
-  'firstByteMs',
-  'readIdleMs',
-  'minReadBytesPerSec',
-  'pausedMaxMs',
-  'writeStallMs',
-  'minDrainBytesPerSec',
-  'sendBufferBytes',
-  'halfClosedMs',
-  'maxAgeMs',
-  'maxAgeJitter',
-  'resolutionMs',
-  'onTimeout',
-  'now',
-  'random',
-];
+const KEYS = OPTION_KEYS;
 const small = fc.integer({ min: 1, max: 500 });
 const VALID: Record<string, fc.Arbitrary<unknown>> = {
   firstByteMs: small,

@@ -1,7 +1,7 @@
-import net from 'node:net';
 import { waitFor } from '@halfopen/testkit';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { guardSocket, IdleTimeoutError, type SocketGuard } from '../src/index.js';
+import { loopbackPair } from './fixtures/pair.js';
 
 // Real loopback sockets with real timers (deadlines of a few hundred ms, bounds with slack).
 // Regression (issue 13, finding 7): net.Socket#pause() stops the application reading at once,
@@ -9,32 +9,11 @@ import { guardSocket, IdleTimeoutError, type SocketGuard } from '../src/index.js
 // used to look at the handle only, so a paused socket with little input looked like a reading
 // one: readIdleMs fired on it and pausedMaxMs never did.
 
-const cleanup: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const fn of cleanup.splice(0).reverse()) await fn();
-});
-
-/** A connected pair on 127.0.0.1: `server` is the accepted end. */
-async function pair(): Promise<{ client: net.Socket; server: net.Socket }> {
-  const listener = net.createServer();
-  await new Promise<void>((r) => listener.listen(0, '127.0.0.1', r));
-  const accepted = new Promise<net.Socket>((r) => listener.once('connection', r));
-  const client = net.connect((listener.address() as net.AddressInfo).port, '127.0.0.1');
-  const server = await accepted;
-  for (const s of [client, server]) s.on('error', () => {});
-  cleanup.push(() => {
-    client.destroy();
-    server.destroy();
-    return new Promise((r) => listener.close(r));
-  });
-  return { client, server };
-}
-
 describe('a socket paused with pause()', () => {
   it('is reported as not reading at once', async () => {
-    const { server } = await pair();
+    const { server } = await loopbackPair();
     const guard: SocketGuard = guardSocket(server, { readIdleMs: 5000, resolutionMs: 20 });
-    cleanup.push(() => guard.dispose());
+    onTestFinished(() => guard.dispose());
     server.on('data', () => {});
     expect(guard.stats().reading).toBe(true);
     server.pause();
@@ -44,10 +23,10 @@ describe('a socket paused with pause()', () => {
   });
 
   it('is not cut by readIdleMs while paused, however long', async () => {
-    const { server } = await pair();
+    const { server } = await loopbackPair();
     server.pause();
     const guard = guardSocket(server, { readIdleMs: 150, resolutionMs: 20 });
-    cleanup.push(() => guard.dispose());
+    onTestFinished(() => guard.dispose());
     await new Promise((r) => setTimeout(r, 700));
     expect(server.destroyed).toBe(false);
     expect(guard.stats().destroyedBy).toBeUndefined();
@@ -58,12 +37,12 @@ describe('a socket paused with pause()', () => {
   });
 
   it('is cut by pausedMaxMs after a small input, long before the buffer fills', async () => {
-    const { client, server } = await pair();
+    const { client, server } = await loopbackPair();
     const errors: unknown[] = [];
     server.on('error', (e) => errors.push(e));
     server.on('data', () => {});
     const guard = guardSocket(server, { pausedMaxMs: 200, resolutionMs: 20 });
-    cleanup.push(() => guard.dispose());
+    onTestFinished(() => guard.dispose());
     client.write('a few bytes');
     await waitFor(() => server.bytesRead > 0, 'the input');
     server.pause();
