@@ -177,7 +177,7 @@ export function normalize(result: unknown): Required<CheckResult> {
         `check returned state ${describe(state)}, not 'healthy', 'degraded' or 'failing'`,
       ) as Required<CheckResult>;
     }
-    const out: Evidence = {};
+    const out: Evidence = Object.create(null); // a key named __proto__ stays a key
     if (evidence !== null && typeof evidence === 'object' && !Array.isArray(evidence)) {
       let n = 0;
       for (const [k, v] of Object.entries(evidence)) {

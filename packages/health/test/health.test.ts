@@ -114,6 +114,20 @@ describe('Health', () => {
     },
   );
 
+  it('keeps evidence numbers, strings, flags and null (a key named __proto__ too), and drops the rest', async () => {
+    const h = new Health();
+    const evidence = JSON.parse(
+      '{"n":1,"s":"a\\nb","ok":true,"none":null,"o":{"x":1},"__proto__":7}',
+    );
+    evidence.inf = Number.POSITIVE_INFINITY;
+    h.add('e', () => ({ state: 'healthy', reason: 'r', evidence }));
+    await h.runNow();
+    expect(JSON.parse(h.report().body).checks[0].evidence).toEqual(
+      JSON.parse('{"n":1,"s":"a b","ok":true,"none":null,"__proto__":7,"inf":"Infinity"}'),
+    );
+    h.close();
+  });
+
   it('reports a check that never answers as failing after its budget, and never calls it twice at once', async () => {
     const h = new Health({ intervalMs: 1000, budgetMs: 200 });
     let calls = 0;
