@@ -43,7 +43,7 @@ export interface RetryOptions {
   retries?: number;
   /** Growth of the backoff per failed read. Default: 2. */
   factor?: number;
-  /** First backoff. Default: 100. */
+  /** First backoff, at least 1. Default: 100. */
   minDelayMs?: number;
   /** Longest backoff (the cap), and the pause after `retries` ran out. Default: 10000. */
   maxDelayMs?: number;
@@ -138,7 +138,12 @@ function settings<T>(options: RearmOptions<T> | undefined): Settings<T> & {
 } {
   const o = checkOptions(options, KEYS);
   const r = checkOptions(o.retry, RETRY_KEYS, 'options.retry');
-  const minDelayMs = ms(r.minDelayMs, 'options.retry.minDelayMs', { default: 100, max: MAX_MS });
+  // At least 1 ms: a failing source is never re-read in a hot loop.
+  const minDelayMs = ms(r.minDelayMs, 'options.retry.minDelayMs', {
+    default: 100,
+    min: 1,
+    max: MAX_MS,
+  });
   const off = (v: unknown, name: string) =>
     ms(v, `options.${name}`, { default: 0, zeroOff: true, min: 1, max: MAX_MS });
   return {
@@ -214,6 +219,7 @@ export class WatchedView<T, V> implements AsyncDisposable {
   #resyncTimer: LongTimer | undefined;
   #staleTimer: LongTimer | undefined; // set from the start of a needed read until one succeeds
   #lastError: unknown;
+  #lostStreak = 0; // watches lost in a row: the re-read backs off (a watch lost at once is no hot loop)
   #readySettled = false;
   #resolveReady!: () => void;
   #rejectReady!: (error: unknown) => void;
@@ -337,7 +343,10 @@ export class WatchedView<T, V> implements AsyncDisposable {
     } catch {
       lost = 'not-watching';
     }
-    if (lost !== undefined) this.#markStale(`watch lost: ${lost}`);
+    if (lost !== undefined) {
+      this.#lostStreak++;
+      this.#markStale(`watch lost: ${lost}`);
+    } else this.#lostStreak = 0;
     if (this.#wanted) this.#counters.coalesced++;
     this.#request();
   }
@@ -397,6 +406,10 @@ export class WatchedView<T, V> implements AsyncDisposable {
         await this.#pause(s.coalesceMs);
         if (this.#life.closed) return;
       }
+      if (this.#lostStreak > 0) {
+        await this.#pause(this.#backoff(this.#lostStreak));
+        if (this.#life.closed) return;
+      }
       this.#wanted = false;
       this.#armStaleTimer();
       const ok = await this.#readOnce();
@@ -415,13 +428,16 @@ export class WatchedView<T, V> implements AsyncDisposable {
         failures = 0;
         delay = s.maxDelayMs;
         this.#markStale(`${s.retries + 1} reads failed`);
-      } else {
-        const jitter = s.randomize ? 1 + this.#random() : 1;
-        const grown = s.minDelayMs * s.factor ** (failures - 1) * jitter; // NaN only when min is 0
-        delay = s.minDelayMs === 0 ? 0 : Math.min(s.maxDelayMs, grown);
-      }
+      } else delay = this.#backoff(failures);
       await this.#pause(delay);
     }
+  }
+
+  /** The n-th backoff (n >= 1): minDelayMs x factor^(n-1) x (1..2 when randomized), capped. */
+  #backoff(n: number): number {
+    const s = this.#s;
+    const jitter = s.randomize ? 1 + this.#random() : 1;
+    return Math.min(s.maxDelayMs, s.minDelayMs * s.factor ** (n - 1) * jitter);
   }
 
   #armStaleTimer(): void {

@@ -175,7 +175,7 @@ describe('finding 4: throwing callbacks, ready, listeners, timers, jitter', () =
       compare: () => 0,
       read: (s) => {
         signal = s;
-        return new Promise(() => {});
+        return new Promise<never>(() => {});
       },
     });
     await Promise.resolve();
@@ -191,7 +191,7 @@ describe('finding 4: throwing callbacks, ready, listeners, timers, jitter', () =
   it('ready rejects with the abort reason when the signal aborts before the first read', async () => {
     const ac = new AbortController();
     const view = rearm(
-      { compare: () => 0, read: () => new Promise(() => {}) },
+      { compare: () => 0, read: () => new Promise<never>(() => {}) },
       { signal: ac.signal },
     );
     const reason = new Error('shutting down');
@@ -278,6 +278,33 @@ describe('finding 4: throwing callbacks, ready, listeners, timers, jitter', () =
     expect(at).toEqual([150, 450, 1050]);
   });
 
+  // Found by the hostile tier. Before: a watch that was lost at once (a rejected `next`) made
+  // the view re-read at once, in a microtask loop that starved the event loop (here capped at
+  // 1,000 reads so the old code ends the test instead of hanging it).
+  it('a watch lost at once does not re-read in a hot loop: the re-read backs off', async () => {
+    vi.useFakeTimers();
+    let reads = 0;
+    const view = track(
+      rearm(
+        {
+          compare: (a: number, b: number) => a - b,
+          read: async () => {
+            if (++reads > 1000) return new Promise<never>(() => {});
+            return { value: reads, version: reads, next: Promise.reject(new Error('gone')) };
+          },
+        },
+        { random: () => 0 },
+      ),
+    );
+    await vi.advanceTimersByTimeAsync(0);
+    expect(reads).toBe(1);
+    expect(view.state).toBe('stale');
+    await vi.advanceTimersByTimeAsync(100); // minDelayMs
+    expect(reads).toBe(2);
+    await vi.advanceTimersByTimeAsync(200); // x2
+    expect(reads).toBe(3);
+  });
+
   it('with staleAfterMs, ready rejects by that deadline naming the last read error', async () => {
     vi.useFakeTimers();
     const store = new ModelStore();
@@ -307,7 +334,7 @@ describe('finding 4: throwing callbacks, ready, listeners, timers, jitter', () =
             compare: () => 0,
             read: (s) => {
               signal ??= s;
-              return new Promise(() => {});
+              return new Promise<never>(() => {});
             },
           },
           { ...fast, readTimeoutMs: 20 },
