@@ -49,6 +49,8 @@ export type Check = ((context: CheckContext) => CheckResult | PromiseLike<CheckR
 export type Probe = 'readiness' | 'liveness';
 
 export interface HealthOptions {
+  /** Names this Health in diagnostics messages and the report (several may share a process). Default: 'health'. */
+  name?: string;
   /** How often each check runs. Default: 1000. */
   intervalMs?: number;
   /** How long a check may take before it is reported as failing (at most `intervalMs`). Default: intervalMs / 2. */
@@ -103,7 +105,7 @@ export interface HealthReport {
   headers: Readonly<Record<string, string>>;
 }
 
-const HEALTH_KEYS = ['intervalMs', 'budgetMs', 'failAfter', 'recoverAfter', 'now'] as const;
+const HEALTH_KEYS = ['name', 'intervalMs', 'budgetMs', 'failAfter', 'recoverAfter', 'now'] as const;
 const ADD_KEYS = [
   'intervalMs',
   'budgetMs',
@@ -207,6 +209,7 @@ const iso = (t: number) => {
  * liveness answered from the cached results, so a probe storm never runs a check.
  */
 export class Health implements Disposable {
+  readonly name: string;
   readonly intervalMs: number;
   readonly budgetMs: number;
   readonly failAfter: number;
@@ -219,6 +222,12 @@ export class Health implements Disposable {
 
   constructor(options?: HealthOptions) {
     const o = checkOptions(options, HEALTH_KEYS);
+    if (o.name !== undefined && (typeof o.name !== 'string' || o.name.length > 100)) {
+      throw new TypeError(
+        `options.name must be a string of at most 100 characters, got ${describe(o.name)}`,
+      );
+    }
+    this.name = o.name ?? 'health';
     this.intervalMs = ms(o.intervalMs, 'options.intervalMs', { default: 1000, min: 1 });
     this.budgetMs = ms(o.budgetMs, 'options.budgetMs', {
       default: Math.max(1, this.intervalMs / 2),
@@ -361,6 +370,7 @@ export class Health implements Disposable {
     if (cached) return cached;
     const { ok, state, reason } = this.#verdict(probe);
     const body = JSON.stringify({
+      health: this.name,
       probe,
       ok,
       state,
@@ -512,6 +522,7 @@ export class Health implements Disposable {
       e.state = r.state;
       e.since = now;
       publish(channels.change, {
+        health: this.name,
         check: e.name,
         from,
         to: r.state,
@@ -531,7 +542,7 @@ export class Health implements Disposable {
       const { ok, reason } = this.#verdict(probe);
       if (ok !== this.#ok[probe]) {
         this.#ok[probe] = ok;
-        publish(channels.status, { probe, ok, reason });
+        publish(channels.status, { health: this.name, probe, ok, reason });
       }
     }
   }

@@ -21,7 +21,7 @@ import {
   viewCheck,
 } from '../src/index.js';
 
-const HEALTH_KEYS = ['intervalMs', 'budgetMs', 'failAfter', 'recoverAfter', 'now'];
+const HEALTH_KEYS = ['name', 'intervalMs', 'budgetMs', 'failAfter', 'recoverAfter', 'now'];
 const ADD_KEYS = ['intervalMs', 'budgetMs', 'readiness', 'liveness', 'failAfter', 'recoverAfter'];
 const STATES = ['healthy', 'degraded', 'failing'];
 const validMs = fc.integer({ min: 1, max: 10_000 });
@@ -56,6 +56,7 @@ describe('Health under hostile input', () => {
     fc.assert(
       fc.property(
         hostileOptions(HEALTH_KEYS, {
+          name: fc.string({ maxLength: 20 }),
           intervalMs: validMs,
           budgetMs: validMs,
           failAfter: validCount,

@@ -222,7 +222,7 @@ describe('Health', () => {
     diagnostics.subscribe('halfopen:health:change', onChange);
     diagnostics.subscribe('halfopen:health:status', onStatus);
     try {
-      const h = new Health({ intervalMs: 100 });
+      const h = new Health({ intervalMs: 100, name: 'push-node' });
       const c = scripted();
       h.add('c', c.check);
       await vi.advanceTimersByTimeAsync(0);
@@ -233,16 +233,21 @@ describe('Health', () => {
       await vi.advanceTimersByTimeAsync(100);
       h.close();
       expect(changes).toMatchObject([
-        { check: 'c', from: 'unknown', to: 'healthy' },
+        { health: 'push-node', check: 'c', from: 'unknown', to: 'healthy' },
         { check: 'c', from: 'healthy', to: 'failing', reason: 'broken', evidence: { n: 0 } },
         { check: 'c', from: 'failing', to: 'healthy', reason: 'fine' },
       ]);
       expect(statuses).toEqual([
-        { probe: 'readiness', ok: false, reason: 'c: not checked yet' },
-        { probe: 'readiness', ok: true, reason: 'every check passes' },
-        { probe: 'readiness', ok: false, reason: 'c: broken' },
-        { probe: 'readiness', ok: true, reason: 'every check passes' },
-        { probe: 'readiness', ok: false, reason: 'health closed: shutting down' },
+        { health: 'push-node', probe: 'readiness', ok: false, reason: 'c: not checked yet' },
+        { health: 'push-node', probe: 'readiness', ok: true, reason: 'every check passes' },
+        { health: 'push-node', probe: 'readiness', ok: false, reason: 'c: broken' },
+        { health: 'push-node', probe: 'readiness', ok: true, reason: 'every check passes' },
+        {
+          health: 'push-node',
+          probe: 'readiness',
+          ok: false,
+          reason: 'health closed: shutting down',
+        },
       ]);
     } finally {
       diagnostics.unsubscribe('halfopen:health:change', onChange);
