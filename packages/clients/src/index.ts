@@ -8,3 +8,10 @@ export {
 export type { DialOptions } from './dial.js';
 export { channels } from './diagnostics.js';
 export { AgentDestroyedError, ClientsError, type ClientsErrorCode } from './errors.js';
+export {
+  type UndiciConnectOptions,
+  type UndiciConnector,
+  type UndiciConnectorOptions,
+  type UndiciConnectorStats,
+  undiciConnector,
+} from './undici.js';
