@@ -7,7 +7,8 @@ import { Health, lockCheck, progressCheck } from '@halfopen/health';
 export function pushHealth(svc, { intervalMs = 1000, stallMs = 3000 } = {}) {
   const health = new Health({ intervalMs });
   if (typeof svc.lock.query === 'function') {
-    health.add('consumer-lock', lockCheck({ locks: [svc.lock] }));
+    // Liveness too: a restart is what frees a lock nobody will release.
+    health.add('consumer-lock', lockCheck({ locks: [svc.lock] }), { liveness: true });
   }
   return health.add(
     'consumer',
