@@ -78,9 +78,10 @@ const DESCRIBE: Record<TimeoutReason, string> = {
 /** The kernel's view in one clause, for messages: why, without a packet capture. */
 export function describeKernel(k: KernelView): string {
   const parts: string[] = [k.state];
-  if (k.peerWindow === 0)
-    parts.push(`peer advertises a zero window (${k.probes ?? 0} probes unanswered)`);
-  else if (k.peerWindow !== undefined) parts.push(`peer window ${k.peerWindow} B`);
+  if (k.peerWindow === 0) {
+    const probes = k.probes ? `${k.probes} probes unanswered` : 'it stopped reading';
+    parts.push(`peer advertises a zero window (${probes})`);
+  } else if (k.peerWindow !== undefined) parts.push(`peer window ${k.peerWindow} B`);
   if (k.bytesAcked !== undefined) parts.push(`${k.bytesAcked} B acknowledged`);
   if (k.queuedBytes !== undefined) parts.push(`${k.queuedBytes} B in the kernel send queue`);
   if (k.unackedSegments !== undefined) parts.push(`${k.unackedSegments} segments unacknowledged`);
