@@ -361,4 +361,22 @@ describe('healthHandler', () => {
     }
     await assertNoLeaks(before);
   });
+
+  it('answers at once while a check hangs: the probe never waits on a check', async () => {
+    const h = new Health({ intervalMs: 60_000, budgetMs: 60_000 });
+    h.add('hung', () => new Promise<CheckResult>(() => {}));
+    const server = http.createServer(healthHandler(h));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`, {
+        signal: AbortSignal.timeout(10_000), // far beyond the answer; the hung check's budget is 60 s
+      });
+      expect(res.status).toBe(503);
+      expect(await res.json()).toMatchObject({ reason: 'hung: not checked yet' });
+    } finally {
+      h.close();
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  });
 });
