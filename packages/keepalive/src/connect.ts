@@ -1,4 +1,6 @@
 import net from 'node:net';
+import type { Socket, TcpNetConnectOpts } from 'node:net';
+import type { ConnectionOptions, TLSSocket } from 'node:tls';
 import tls from 'node:tls';
 import {
   bool,
@@ -38,13 +40,13 @@ export interface RetryOptions {
 }
 
 export type ConnectOptions = Omit<
-  net.TcpNetConnectOpts,
+  TcpNetConnectOpts,
   'timeout' | 'keepAlive' | 'keepAliveInitialDelay' | 'signal'
 > & {
   port: number;
   host?: string;
   /** Connect with TLS: true, or tls.connect options (servername, ca, ...). Default: plain TCP. */
-  tls?: boolean | tls.ConnectionOptions;
+  tls?: boolean | ConnectionOptions;
   /** One deadline for everything: DNS, every attempt, every backoff (one timer), 1..2^31-1 ms. Default: none. */
   timeoutMs?: number;
   /** Deadline per attempt, 1..2^31-1 ms; an attempt that does not finish its handshake is destroyed. Default: none. */
@@ -153,7 +155,7 @@ function truthy(v: unknown): boolean {
  * jittered backoff; then turns on keepalive (idle/interval/count) and TCP_USER_TIMEOUT and reads
  * them back. Aborting, or running out of time, destroys the attempt in flight and clears every timer.
  */
-export async function connect(options: ConnectOptions): Promise<net.Socket | tls.TLSSocket> {
+export async function connect(options: ConnectOptions): Promise<Socket | TLSSocket> {
   if (options === null || typeof options !== 'object' || Array.isArray(options))
     throw new TypeError(
       `connect(options): options must be an object with a port, got ${describe(options)}`,
@@ -253,7 +255,7 @@ export async function connect(options: ConnectOptions): Promise<net.Socket | tls
   signal?.addEventListener('abort', onCallerAbort, { once: true });
 
   const attempt = (n: number) =>
-    new Promise<net.Socket>((resolve, reject) => {
+    new Promise<Socket>((resolve, reject) => {
       if (ended) {
         reject(endReason);
         return;
@@ -304,7 +306,7 @@ export async function connect(options: ConnectOptions): Promise<net.Socket | tls
       ? undefined
       : setTimeout(() => end(new ConnectTimeoutError(host, port, timeoutMs, undefined)), timeoutMs);
   deadline?.unref(); // an attempt in flight, or a backoff timer, keeps the process alive
-  let socket: net.Socket;
+  let socket: Socket;
   try {
     // The first attempt runs directly; the retry machinery starts only after a retryable failure.
     socket = await attempt(1).catch((err: unknown) => {

@@ -1,4 +1,6 @@
 import net from 'node:net';
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import {
   bool,
   callUser,
@@ -191,7 +193,7 @@ export function keepAliveSupport(): {
   return out;
 }
 
-function failed(socket: net.Socket, err: unknown): KeepAliveFailedError {
+function failed(socket: Socket, err: unknown): KeepAliveFailedError {
   const code = (err as { code?: string } | null)?.code;
   const peer = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
   return new KeepAliveFailedError(
@@ -208,7 +210,7 @@ function failed(socket: net.Socket, err: unknown): KeepAliveFailedError {
  * the kernel refuses; with `strict`, KeepAliveUnsupportedError when something cannot be applied.
  */
 export function applySettings(
-  socket: net.Socket,
+  socket: Socket,
   s: CheckedSettings | undefined,
   userTimeoutMs: number,
   requested: Partial<KeepAliveSettings>,
@@ -292,13 +294,13 @@ export function applySettings(
  * Throws KeepAliveFailedError when the socket is already gone or the kernel refuses.
  */
 export function setKeepAlive(
-  socket: net.Socket,
+  socket: Socket,
   settings: KeepAliveSettings,
   options?: { strict?: boolean },
 ): KeepAliveReport {
   if (!(socket instanceof net.Socket))
     throw new TypeError(
-      `setKeepAlive(socket): socket must be a net.Socket or tls.TLSSocket, got ${describe(socket)}`,
+      `setKeepAlive(socket): socket must be a Socket or TLSSocket, got ${describe(socket)}`,
     );
   const s = checkSettings(settings);
   const o = checkOptions(options, ['strict'], 'options');
@@ -316,8 +318,8 @@ export interface KeepAliveServerHandle {
 }
 
 interface ServerLike {
-  on(event: 'connection', fn: (s: net.Socket) => void): unknown;
-  removeListener(event: 'connection', fn: (s: net.Socket) => void): unknown;
+  on(event: 'connection', fn: (s: Socket) => void): unknown;
+  removeListener(event: 'connection', fn: (s: Socket) => void): unknown;
 }
 
 /**
@@ -330,9 +332,9 @@ export function keepAliveServer(
   settings: KeepAliveSettings,
   options?: {
     /** Receives the report of each configured socket. Default: none. */
-    onReport?: (report: KeepAliveReport, socket: net.Socket) => void;
+    onReport?: (report: KeepAliveReport, socket: Socket) => void;
     /** Receives each failure (a KeepAliveError) with its socket. Default: none (channel only). */
-    onError?: (error: unknown, socket: net.Socket) => void;
+    onError?: (error: unknown, socket: Socket) => void;
   },
 ): KeepAliveServerHandle {
   if (
@@ -351,12 +353,12 @@ export function keepAliveServer(
   const requested = { ...settings };
   let applied = 0;
   let failures = 0;
-  const report = (error: unknown, socket: net.Socket) => {
+  const report = (error: unknown, socket: Socket) => {
     failures++;
     publish(diagnostics.error, { error, socket, where: 'keepAliveServer' });
     if (onError) callUser(onError, [error, socket], reportOnly);
   };
-  const onConnection = (socket: net.Socket) => {
+  const onConnection = (socket: Socket) => {
     let r: KeepAliveReport;
     try {
       r = applySettings(socket, s, s.userTimeoutMs, requested, false);
