@@ -340,6 +340,7 @@ export function zookeeperChildren(options: ZooKeeperChildrenOptions): ZooKeeperC
       const finish = (ok: boolean, then: () => void) => {
         if (settled) return;
         settled = true;
+        release();
         signal?.removeEventListener('abort', onAbort);
         if (request) inflight.delete(request);
         if (!ok && armed) pending.delete(armed); // a failed read armed nothing anyone follows
@@ -348,6 +349,7 @@ export function zookeeperChildren(options: ZooKeeperChildrenOptions): ZooKeeperC
       const failRead = (err: unknown) => finish(false, () => reject(err));
       const onAbort = () => failRead(signal?.reason);
       if (signal?.aborted) return reject(signal.reason);
+      const release = life.hold(failRead); // close() fails it with the CLOSED error
       signal?.addEventListener('abort', onAbort, { once: true });
       ensureClient().then((c) => {
         if (settled) return;
@@ -368,9 +370,9 @@ export function zookeeperChildren(options: ZooKeeperChildrenOptions): ZooKeeperC
     });
 
   const read = (signal: AbortSignal): Promise<Result> =>
-    life.track(readNow(signal instanceof AbortSignal ? signal : undefined), () =>
-      fail('HALFOPEN_ERR_REARM_ZOOKEEPER_CLOSED', 'source closed'),
-    );
+    life.closed
+      ? Promise.reject(fail('HALFOPEN_ERR_REARM_ZOOKEEPER_CLOSED', 'source closed'))
+      : readNow(signal instanceof AbortSignal ? signal : undefined);
 
   return {
     read,
