@@ -1,7 +1,7 @@
 // The whole test suite: build, then the five tiers one after another, each counted.
 // `node scripts/test.mjs [tier...]` runs only the named tiers (unit, property, hostile, fault, integration).
-// Installs the system parts the fault and integration tiers need when they are missing and
-// this is a root Debian machine; otherwise those tiers fail and say what is missing.
+// Installs the system parts the build and the fault and integration tiers need when they are
+// missing and this is a root Debian machine; otherwise those tiers fail and say what is missing.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -22,11 +22,21 @@ const pnpm = (args) =>
     ? sh(process.execPath, [process.env.npm_execpath, ...args])
     : sh('pnpm', args);
 
-const needsSystem = tiers.includes('fault') || tiers.includes('integration');
-const haveSystem = ['/usr/share/java/zookeeper.jar', '/usr/sbin/iptables', '/usr/sbin/ip'].every(
-  (f) => existsSync(f),
-);
-if (needsSystem && !haveSystem && process.getuid?.() === 0 && existsSync('/usr/bin/apt-get')) {
+// What scripts/setup-system.sh installs: the compilers for sockopt's prebuilt binaries (every
+// build needs them), network namespaces and iptables (fault tier), ZooKeeper, redis-server and
+// PostgreSQL (integration tier).
+const onPath = (bin) =>
+  (process.env.PATH ?? '').split(':').some((d) => d !== '' && existsSync(`${d}/${bin}`));
+const haveSystem =
+  ['cc', 'musl-gcc', 'aarch64-linux-gnu-gcc', 'redis-server'].every(onPath) &&
+  [
+    '/usr/aarch64-linux-gnu/include/stdio.h',
+    '/usr/share/java/zookeeper.jar',
+    '/usr/sbin/iptables',
+    '/usr/sbin/ip',
+    '/usr/lib/postgresql/15/bin/postgres',
+  ].every((f) => existsSync(f));
+if (!haveSystem && process.getuid?.() === 0 && existsSync('/usr/bin/apt-get')) {
   if (sh('bash', ['scripts/setup-system.sh']) !== 0) process.exit(1);
 }
 if (!process.env.HALFOPEN_SKIP_BUILD && pnpm(['-s', 'build']) !== 0) {

@@ -3,11 +3,16 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const script = fileURLToPath(new URL('../../../scripts/prebuild.mjs', import.meta.url));
-const prebuild = (env: Record<string, string>, args: string[] = []) =>
-  spawnSync(process.execPath, [script, ...args], {
+// Strict (CI, HALFOPEN_PREBUILD_STRICT) unless a test says otherwise.
+const prebuild = (env: Record<string, string>, args: string[] = [], strict = true) => {
+  const base = { ...process.env };
+  delete base.CI;
+  delete base.HALFOPEN_PREBUILD_STRICT;
+  return spawnSync(process.execPath, [script, ...args], {
     encoding: 'utf8',
-    env: { ...process.env, ...env },
+    env: { ...base, ...(strict ? { HALFOPEN_PREBUILD_STRICT: '1' } : {}), ...env },
   });
+};
 
 describe('scripts/prebuild.mjs', () => {
   it('without compilers on PATH, fails before building anything and names each Debian package', () => {
@@ -17,6 +22,14 @@ describe('scripts/prebuild.mjs', () => {
     expect(r.stderr).toContain('musl-tools');
     expect(r.stderr).toContain('linux-arm64: no aarch64-linux-gnu-gcc');
     expect(r.stderr).toContain('gcc-aarch64-linux-gnu');
+    expect(r.stdout).not.toContain('prebuild: linux-');
+  });
+
+  it('outside CI, without compilers, says what it skipped and exits 0 (the demo still builds)', () => {
+    const r = prebuild({ PATH: '/nonexistent' }, [], false);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toContain('skipping these sockopt binaries');
+    expect(r.stderr).toContain('musl-tools');
     expect(r.stdout).not.toContain('prebuild: linux-');
   });
 
