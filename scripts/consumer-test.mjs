@@ -22,7 +22,10 @@ const CLIENTS = {
 };
 const NODES = ['20', '22.12.0', '24', '26'];
 const SHAPES = {
-  nodenext: { type: 'module', compilerOptions: { module: 'nodenext', moduleResolution: 'nodenext' } },
+  nodenext: {
+    type: 'module',
+    compilerOptions: { module: 'nodenext', moduleResolution: 'nodenext' },
+  },
   bundler: { type: 'module', compilerOptions: { module: 'esnext', moduleResolution: 'bundler' } },
   'commonjs-interop': {
     type: 'commonjs',
@@ -72,7 +75,8 @@ export const loaded: number[] = [${names.map((_, i) => `Object.keys(p${i}).lengt
 
 for (const client of clients) {
   const [cmd, args] = CLIENTS[client] ?? [];
-  if (!cmd) throw new Error(`unknown client ${client}; clients: ${Object.keys(CLIENTS).join(', ')}`);
+  if (!cmd)
+    throw new Error(`unknown client ${client}; clients: ${Object.keys(CLIENTS).join(', ')}`);
   console.log(`\n== ${client}`);
   const dir = join(work, client);
   mkdirSync(dir, { recursive: true });
@@ -97,7 +101,10 @@ for (const client of clients) {
   writeFileSync(join(dir, 'esm.mjs'), esm);
   writeFileSync(join(dir, 'cjs.cjs'), cjs);
   for (const version of NODES) {
-    const node = version === '20' && process.versions.node.startsWith('20.') ? process.execPath : nodeBinary(version);
+    const node =
+      version === '20' && process.versions.node.startsWith('20.')
+        ? process.execPath
+        : nodeBinary(version);
     const v = sh(node, ['--version'], dir).stdout.trim();
     expectOk(`${client} ${v} ESM import + require`, sh(node, ['esm.mjs'], dir));
     expectOk(`${client} ${v} CommonJS require + import`, sh(node, ['cjs.cjs'], dir));
@@ -135,7 +142,12 @@ for (const client of clients) {
   mkdirSync(dir, { recursive: true });
   writeFileSync(
     join(dir, 'package.json'),
-    JSON.stringify({ name: 'consumer-old-node', private: true, dependencies: files, overrides: files }),
+    JSON.stringify({
+      name: 'consumer-old-node',
+      private: true,
+      dependencies: files,
+      overrides: files,
+    }),
   );
   const r = sh(node, [npmCli, 'install', '--no-audit', '--no-fund'], dir, {
     ...process.env,

@@ -82,7 +82,8 @@ export function packAll(dest = join(root, '.cache/pack')) {
     const tgz = readdirSync(dest).find((f) => !before.has(f) && f.endsWith('.tgz'));
     if (!tgz) throw new Error(`pnpm pack made no tarball for ${manifest.name}`);
     out[manifest.name] = join(dest, tgz);
-    for (const p of checkTarball(join(dest, tgz), manifest)) problems.push(`${manifest.name}: ${p}`);
+    for (const p of checkTarball(join(dest, tgz), manifest))
+      problems.push(`${manifest.name}: ${p}`);
   }
   if (problems.length > 0) {
     throw new Error(`packed packages are not publishable:\n  ${problems.join('\n  ')}`);
