@@ -88,8 +88,11 @@ export class ServerGuard implements Disposable {
     event: E,
     fn: (...args: ServerGuardEvents[E]) => void,
   ): this {
-    if (event !== 'guard')
-      throw new TypeError(`ServerGuard emits 'guard' only, not ${String(event)}`);
+    if (event !== 'guard') {
+      throw new TypeError(
+        `ServerGuard emits 'guard' only, not ${String(event)} (timeouts: options.onTimeout)`,
+      );
+    }
     if (typeof fn !== 'function')
       throw new TypeError('ServerGuard.on(event, fn): fn must be a function');
     this.#listeners = [...this.#listeners, fn];
