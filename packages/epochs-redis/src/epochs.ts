@@ -35,6 +35,18 @@ export interface RedisSubscriber {
   disconnect(): void;
 }
 
+export interface OpenOptions {
+  /**
+   * The peer's own count of its connections (a connect counter or its connect time in ms),
+   * when it sends one. Opens reach Redis in the order instances run them, which under load is
+   * not always the order the peer connected; with a generation, an open older than the owner's
+   * is refused (HALFOPEN_ERR_EPOCHS_REDIS_SUPERSEDED) instead of taking the peer from its newer
+   * connection. It must only grow for a peer (a peer that restarts its counter is refused until
+   * its owner closes). Default: none (the last open to reach Redis wins).
+   */
+  generation?: number;
+}
+
 /** Who owns a peer fleet-wide, as Redis records it. */
 export interface Owner {
   /** The owning instance's id. */
@@ -255,8 +267,17 @@ export class FleetEpochs<C> {
    * does not answer within `timeoutMs`: `conn` is then not registered (close it; the peer will
    * reconnect, to an instance that reaches Redis).
    */
-  async open(peer: string, conn: C): Promise<number> {
+  async open(peer: string, conn: C, options?: OpenOptions): Promise<number> {
     checkPeer(peer);
+    const o = checkOptions(options, ['generation']);
+    const generation = o.generation;
+    if (
+      generation !== undefined &&
+      (typeof generation !== 'number' || !Number.isSafeInteger(generation) || generation < 0)
+    )
+      throw new TypeError(
+        `options.generation must be a safe integer >= 0, got ${describe(generation)}`,
+      );
     if (this.#life.closed) throw this.#closedError(peer);
     if (!this.#connected || this.#redis.status !== 'ready') {
       this.#stats.refused++;
@@ -284,6 +305,7 @@ export class FleetEpochs<C> {
           since + this.#timeoutMs,
           this.channel,
           payloadPrefix(peer, this.instance, since),
+          generation ?? '',
         ],
       );
     } catch (error) {
@@ -292,7 +314,17 @@ export class FleetEpochs<C> {
     } finally {
       if (--flight.n === 0) this.#inflight.delete(peer);
     }
-    const [e, prevEpoch, prevInstance] = (Array.isArray(reply) ? reply : []) as unknown[];
+    const [e, prevEpoch, prevInstance, prevGeneration] = (
+      Array.isArray(reply) ? reply : []
+    ) as unknown[];
+    if (e === '-2') {
+      this.#stats.refused++;
+      throw new EpochsRedisError(
+        codes.SUPERSEDED,
+        `open of ${peer} on instance ${this.instance} refused: generation ${generation} is older than the owner's ${safeString(prevGeneration)} (instance ${safeString(prevInstance)}, epoch ${safeString(prevEpoch)})`,
+        { peer, instance: this.instance },
+      );
+    }
     const epoch = Number(e);
     if (!Number.isSafeInteger(epoch) || epoch < 1) {
       this.#stats.refused++;

@@ -4,6 +4,11 @@ import { HalfopenError } from '@halfopen/internal';
 export const codes = {
   /** Redis did not answer within `timeoutMs`, or is known to be unreachable: the open is refused. */
   UNAVAILABLE: 'HALFOPEN_ERR_EPOCHS_REDIS_UNAVAILABLE',
+  /**
+   * The peer's generation for this connection is lower than the owner's: the peer opened a newer
+   * connection elsewhere, and this open reached Redis after it. Nothing changed; close `conn`.
+   */
+  SUPERSEDED: 'HALFOPEN_ERR_EPOCHS_REDIS_SUPERSEDED',
   /** `shutdown()` was called: pending and later calls are refused. */
   CLOSED: 'HALFOPEN_ERR_EPOCHS_REDIS_CLOSED',
 } as const;

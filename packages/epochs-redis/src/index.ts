@@ -4,6 +4,7 @@ export {
   type FleetEpochsOptions,
   type FleetEpochsStats,
   MAX_PEER_LENGTH,
+  type OpenOptions,
   type Owner,
   type RedisClient,
   type RedisSubscriber,

@@ -9,21 +9,29 @@
 // The supersede payload is built here from a prefix the caller encoded (JSON) and the epoch, so
 // no cjson rounding touches the epoch.
 
-/** KEYS[1] peer key; ARGV instance, since, deadline (ms), channel, payload prefix. */
+/**
+ * KEYS[1] peer key; ARGV instance, since, deadline (ms), channel, payload prefix, generation
+ * ('' for none). A generation lower than the owner's (the peer says this connection is older
+ * than the one that owns it: its opens reached Redis out of order) changes nothing and answers
+ * {'-2', owner epoch, owner instance, owner generation}.
+ */
 export const OPEN = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if now > tonumber(ARGV[3]) then return {'-1', string.format('%.0f', now), ''} end
-local prev = redis.call('HMGET', KEYS[1], 'epoch', 'instance')
+local prev = redis.call('HMGET', KEYS[1], 'epoch', 'instance', 'gen')
+if ARGV[6] ~= '' and prev[2] and prev[3] and tonumber(ARGV[6]) < tonumber(prev[3]) then
+  return {'-2', prev[1], prev[2], prev[3]}
+end
 local stored = tonumber(prev[1]) or 0
 local e = string.format('%.0f', math.max(stored + 1, tonumber(t[1]) * 1000000 + tonumber(t[2])))
-redis.call('HSET', KEYS[1], 'epoch', e, 'instance', ARGV[1], 'since', ARGV[2])
+redis.call('HSET', KEYS[1], 'epoch', e, 'instance', ARGV[1], 'since', ARGV[2], 'gen', ARGV[6])
 redis.call('PUBLISH', ARGV[4], ARGV[5] .. e .. '}')
 return {e, prev[1] or '', prev[2] or ''}`;
 
 /** KEYS[1] peer key; ARGV instance, epoch. Forgets the owner only if it is still this one. */
 export const CLOSE = `local cur = redis.call('HMGET', KEYS[1], 'epoch', 'instance')
 if cur[1] == ARGV[2] and cur[2] == ARGV[1] then
-  redis.call('HDEL', KEYS[1], 'instance', 'since')
+  redis.call('HDEL', KEYS[1], 'instance', 'since', 'gen')
   return 1
 end
 return 0`;

@@ -125,6 +125,31 @@ describe('FleetEpochs', () => {
     expect(b.e.epochOf('ctl-1')).toBe(e2);
   });
 
+  it("an open whose generation is older than the owner's is refused with SUPERSEDED and changes nothing", async () => {
+    // Under load, the open for a peer's older connection can reach Redis after the newer one:
+    // without generations the older would take the peer and revoke the connection in use.
+    const server = new FakeRedisServer();
+    const a = fleet(server, 'a');
+    const b = fleet(server, 'b');
+    const newer = new Conn('newer');
+    const e = await b.e.open('ctl-1', newer, { generation: 7 });
+    const older = new Conn('older');
+    await expect(a.e.open('ctl-1', older, { generation: 6 })).rejects.toMatchObject({
+      code: codes.SUPERSEDED,
+      peer: 'ctl-1',
+    });
+    await settle();
+    expect(newer.destroyed).toBe(false);
+    expect(a.e.epochOf('ctl-1')).toBeUndefined();
+    expect(await a.e.owner('ctl-1')).toMatchObject({ instance: 'b', epoch: e });
+    expect(await a.e.open('ctl-1', new Conn('newest'), { generation: 8 })).toBeGreaterThan(e);
+    await settle();
+    expect(newer.destroyed).toBe(true); // a newer generation takes the peer as usual
+    await expect(a.e.open('ctl-1', new Conn('x'), { generation: -1 })).rejects.toThrow(
+      /options\.generation/,
+    );
+  });
+
   it('close forgets the owner in Redis only while it is still this one', async () => {
     const server = new FakeRedisServer();
     const a = fleet(server, 'a');

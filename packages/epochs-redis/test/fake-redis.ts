@@ -24,19 +24,15 @@ export class FakeRedisServer {
   run(script: string, keys: string[], argv: string[]): unknown {
     this.timeUs += 1;
     if (script === OPEN) {
-      const [instance, since, deadline, channel, prefix] = argv as [
-        string,
-        string,
-        string,
-        string,
-        string,
-      ];
+      const [instance = '', since = '', deadline = '', channel = '', prefix = '', gen = ''] = argv;
       const nowMs = Math.floor(this.timeUs / 1000);
       if (nowMs > Number(deadline)) return ['-1', String(nowMs), ''];
       const h = this.hashes.get(keys[0]!) ?? {};
+      if (gen !== '' && h.instance && h.gen && Number(gen) < Number(h.gen))
+        return ['-2', h.epoch, h.instance, h.gen];
       const epoch = String(Math.max(Number(h.epoch ?? 0) + 1, this.timeUs));
       const prev = [h.epoch ?? '', h.instance ?? ''];
-      this.hashes.set(keys[0]!, { epoch, instance, since });
+      this.hashes.set(keys[0]!, { epoch, instance, since, gen });
       this.publish(channel, `${prefix}${epoch}}`);
       return [epoch, ...prev];
     }
@@ -45,6 +41,7 @@ export class FakeRedisServer {
       if (h && h.epoch === argv[1] && h.instance === argv[0]) {
         delete h.instance;
         delete h.since;
+        delete h.gen;
         return 1;
       }
       return 0;
