@@ -1,10 +1,11 @@
 import diagnostics from 'node:diagnostics_channel';
-import { EventEmitter, getEventListeners } from 'node:events';
+import { getEventListeners } from 'node:events';
 import net from 'node:net';
 import { rearm } from '@halfopen/rearm';
 import { assertNoLeaks, leakSnapshot } from '@halfopen/testkit';
 import { describe, expect, it } from 'vitest';
 import { ZooKeeperSourceError, zookeeperChildren } from '../src/index.js';
+import { fakeSource } from './fixtures/fake-client.js';
 
 // Regression tests for issue 13 (finding 4 for rearm-zookeeper, and its options). Each failed
 // on the code before the fix, as its comment says.
@@ -30,17 +31,6 @@ async function refusedPort(): Promise<number> {
   const { port } = server.address() as net.AddressInfo;
   await new Promise((r) => server.close(r));
   return port;
-}
-
-/** A client that never connects nor answers (a server that accepts and never replies). */
-class MuteClient extends EventEmitter {
-  closed = false;
-  connect() {}
-  close() {
-    this.closed = true;
-  }
-  getChildren() {}
-  exists() {}
 }
 
 describe('rearm-zookeeper with an unreachable server', () => {
@@ -85,17 +75,7 @@ describe('rearm-zookeeper with an unreachable server', () => {
 });
 
 describe('rearm-zookeeper closes and aborts', () => {
-  const muteSource = () => {
-    const made: MuteClient[] = [];
-    const source = zookeeperChildren({
-      path: '/s',
-      createClient: () => {
-        made.push(new MuteClient());
-        return made.at(-1) as never;
-      },
-    });
-    return { made, source };
-  };
+  const muteSource = () => fakeSource('never');
 
   // Before: a read waiting for the handshake stayed pending after close() (until the 5 s deadline).
   it('close() rejects a read still waiting for its session with HALFOPEN_ERR_REARM_ZOOKEEPER_CLOSED', async () => {

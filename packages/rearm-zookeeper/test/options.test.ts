@@ -1,6 +1,6 @@
-import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { zookeeperChildren } from '../src/index.js';
+import { fakeSource } from './fixtures/fake-client.js';
 
 describe('zookeeperChildren options', () => {
   it.each([
@@ -32,29 +32,7 @@ describe('zookeeperChildren options', () => {
 
   // A client that connects once, then loses its connection and never gets a handshake answer
   // again (a server that accepts and never replies), and never answers a request.
-  class SilentClient extends EventEmitter {
-    connectionManager = { sessionTimeout: 150 };
-    closed = false;
-    connect() {
-      setImmediate(() => this.emit('connected'));
-    }
-    close() {
-      this.closed = true;
-    }
-    getChildren() {}
-    exists() {}
-  }
-  const silentSource = () => {
-    const made: SilentClient[] = [];
-    const source = zookeeperChildren({
-      path: '/s',
-      createClient: () => {
-        made.push(new SilentClient());
-        return made.at(-1) as never;
-      },
-    });
-    return { made, source };
-  };
+  const silentSource = () => fakeSource('immediate');
 
   it('a client not reconnected within the session timeout is replaced, failing its unanswered read', async () => {
     const { made, source } = silentSource();

@@ -1,8 +1,9 @@
-import { EventEmitter, getEventListeners } from 'node:events';
+import { getEventListeners } from 'node:events';
 import { hostileOptions, isOptionError, misbehave, misbehaviour } from '@halfopen/testkit';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { zookeeperChildren } from '../src/index.js';
+import { FakeClient } from './fixtures/fake-client.js';
 
 // Hostile tier: arbitrary options, and factories that throw, reject, never settle, return
 // then-throwing thenables or garbage, with reads aborted or the source closed while they wait.
@@ -10,22 +11,6 @@ import { zookeeperChildren } from '../src/index.js';
 // an unhandled rejection, a read pending after close, a timer or a listener left behind.
 
 const KEYS = ['path', 'connectionString', 'createClient', 'sessionTimeoutMs', 'handshakeTimeoutMs'];
-
-/** A client that connects (or not) when told, and never answers a request. */
-class FakeClient extends EventEmitter {
-  closed = false;
-  constructor(private readonly connects: boolean) {
-    super();
-  }
-  connect() {
-    if (this.connects) setTimeout(() => this.emit('connected'), 1);
-  }
-  close() {
-    this.closed = true;
-  }
-  getChildren() {}
-  exists() {}
-}
 
 const unhandled: unknown[] = [];
 const onUnhandled = (e: unknown) => unhandled.push(e);
@@ -46,7 +31,7 @@ describe('zookeeperChildren under hostile input', () => {
         hostileOptions(KEYS, {
           path: fc.constantFrom('/s', '/services/payments'),
           connectionString: fc.constant('127.0.0.1:1'),
-          createClient: fc.constant(() => new FakeClient(false)),
+          createClient: fc.constant(() => new FakeClient('never')),
           sessionTimeoutMs: fc.integer({ min: 1, max: 60_000 }),
           handshakeTimeoutMs: fc.integer({ min: 1, max: 60_000 }),
         }),
@@ -75,7 +60,7 @@ describe('zookeeperChildren under hostile input', () => {
             path: '/s',
             handshakeTimeoutMs: 20,
             createClient: () => {
-              made.push(new FakeClient(connects));
+              made.push(new FakeClient(connects ? 'timer' : 'never'));
               return misbehave(how, made.at(-1))() as never;
             },
           });
