@@ -15,3 +15,4 @@ export {
   type UndiciConnectorStats,
   undiciConnector,
 } from './undici.js';
+export { type PgStreamFactory, type PgStreamOptions, type PgStreamStats, pgStream } from './pg.js';
