@@ -58,15 +58,23 @@ export function lineClient(port) {
 
 /**
  * Starts `instances` instance processes on `port`, `port + 1`, ... (0: any free ports).
- * Guarded instances need `redisPort` (a running redis-server).
+ * Guarded instances need `redisPort` (a running redis-server); `redisHosts[i]` is the address
+ * instance i reaches it at (default 127.0.0.1), so a fault test can cut one instance off.
  */
-export async function cluster({ instances = 8, guarded = false, port = 0, redisPort } = {}) {
+export async function cluster({
+  instances = 8,
+  guarded = false,
+  port = 0,
+  redisPort,
+  redisHosts = [],
+} = {}) {
   if (guarded && !redisPort) throw new Error('a guarded cluster needs redisPort');
   const children = [];
   const nodes = await Promise.all(
     Array.from({ length: instances }, (_, i) => {
       const args = ['--index', i, '--port', port ? port + i : 0];
       if (guarded) args.push('--guarded', '--redis', redisPort);
+      if (guarded && redisHosts[i]) args.push('--redis-host', redisHosts[i]);
       const child = fork(instanceFile, args.map(String), {
         stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
       });
@@ -115,10 +123,10 @@ export async function cluster({ instances = 8, guarded = false, port = 0, redisP
 export async function controller(
   id,
   ports,
-  { reconnects = 5, messagesPerConnection = 5, random = Math.random } = {},
+  { reconnects = 5, messagesPerConnection = 5, random = Math.random, firstSeq = 0 } = {},
 ) {
   const sockets = [];
-  let seq = 0;
+  let seq = firstSeq;
   let generation = 0; // the controller's own count of its connections (its connect time, growing)
   for (let r = 0; r <= reconnects; r++) {
     const port = ports[Math.floor(random() * ports.length)];

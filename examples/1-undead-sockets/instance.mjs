@@ -27,6 +27,8 @@ const controllerSockets = new Set(); // those that said hello
 let rejected = 0;
 let refused = 0;
 let accepted = 0;
+const held = new Map(); // controller id -> the state of the socket this instance opened last for it
+const revocations = { applied: 0, destroyed: 0 }; // explained on the channel vs sockets destroyed
 
 let redis;
 let epochs;
@@ -39,7 +41,19 @@ if (guarded) {
   ]);
   redis = new Redis({ port: Number(arg('redis')), host: arg('redis-host') ?? '127.0.0.1' });
   redis.on('error', () => {}); // ioredis reconnects; FleetEpochs refuses opens meanwhile
-  epochs = new FleetEpochs({ redis, instance: me, timeoutMs: 500, reconcileEveryMs: 250 });
+  epochs = new FleetEpochs({
+    redis,
+    instance: me,
+    timeoutMs: 500,
+    reconcileEveryMs: 250,
+    onSupersede: (old) => {
+      revocations.destroyed++;
+      old.destroy();
+    },
+  });
+  // Every revocation is explained on halfopen:epochs-redis:applied (peer, epochs, new owner).
+  const { subscribe } = await import('node:diagnostics_channel');
+  subscribe('halfopen:epochs-redis:applied', () => revocations.applied++);
   guard = new SkewGuard({ maxPastMs: 60_000, maxFutureMs: 5_000, replayWindow: 256, epochs });
 }
 
@@ -121,7 +135,7 @@ async function handle(socket, state, line) {
     socket.write(`${JSON.stringify(guarded ? localAnswer(msg.local, msg.epoch) : null)}\n`);
   } else if (msg.stats) {
     socket.write(
-      `${JSON.stringify({ sockets: controllerSockets.size, accepted, rejected, refused, controllers: [...latest.keys()], epochs: epochs?.stats() })}\n`,
+      `${JSON.stringify({ sockets: controllerSockets.size, accepted, rejected, refused, controllers: [...latest.keys()], owned: [...held].filter(([id, st]) => epochs?.isCurrent(id, st.epoch)).map(([id]) => id), revocations, epochs: epochs?.stats() })}\n`,
     );
   } else if (typeof msg.hello === 'string') {
     controllerSockets.add(socket);
@@ -133,6 +147,7 @@ async function handle(socket, state, line) {
       const generation =
         Number.isSafeInteger(msg.generation) && msg.generation >= 0 ? msg.generation : undefined;
       state.epoch = await epochs.open(msg.hello, socket, { generation });
+      held.set(msg.hello, state);
     } catch {
       refused++;
       socket.destroy(); // Redis away, or an older connection: refuse; a live controller reconnects
