@@ -15,8 +15,26 @@ import { ZooKeeperSourceError, type ZooKeeperSourceErrorCode } from './errors.js
 
 export { ZooKeeperSourceError, type ZooKeeperSourceErrorCode } from './errors.js';
 
-/** The parts of a node-zookeeper-client Client this source uses. */
-export type ZkClient = zookeeper.Client;
+/**
+ * The parts of a node-zookeeper-client `Client` this source uses; a real `Client` satisfies it.
+ * Written out here so that the package's types need no `@types/node-zookeeper-client`.
+ */
+export interface ZkClient {
+  connect(): void;
+  close(): void;
+  once(event: 'connected', listener: () => void): unknown;
+  on(event: 'connected' | 'disconnected' | 'expired', listener: () => void): unknown;
+  getChildren(
+    path: string,
+    watcher: (event: unknown) => void,
+    callback: (error: Error | null, children: string[], stat: { pzxid: Buffer }) => void,
+  ): void;
+  exists(
+    path: string,
+    watcher: (event: unknown) => void,
+    callback: (error: Error | null, stat: unknown) => void,
+  ): void;
+}
 
 export interface ZooKeeperChildrenOptions {
   /** The parent znode whose children are watched, e.g. `/services/payments`. Required. */
