@@ -16,3 +16,10 @@ export {
   undiciConnector,
 } from './undici.js';
 export { type PgStreamFactory, type PgStreamOptions, type PgStreamStats, pgStream } from './pg.js';
+export {
+  type GuardRedisOptions,
+  type GuardRedisStats,
+  guardRedis,
+  type RedisGuard,
+  type RedisLike,
+} from './ioredis.js';
