@@ -454,12 +454,8 @@ export class FleetEpochs<C> {
 
   /** The injected clock, or Date.now when it throws or answers something that is not a time. */
   #clock(): number {
-    let t: unknown;
-    try {
-      t = this.#now();
-    } catch {
-      t = undefined;
-    }
+    // A throw or a returned thenable's rejection is absorbed (never an unhandled rejection).
+    const t: unknown = callUser(this.#now, [], () => {});
     return typeof t === 'number' && Number.isSafeInteger(t) && t >= 0 ? t : Date.now();
   }
 
