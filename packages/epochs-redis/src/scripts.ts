@@ -19,7 +19,8 @@ export const OPEN = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if now > tonumber(ARGV[3]) then return {'-1', string.format('%.0f', now), ''} end
 local prev = redis.call('HMGET', KEYS[1], 'epoch', 'instance', 'gen')
-if ARGV[6] ~= '' and prev[2] and prev[3] and tonumber(ARGV[6]) < tonumber(prev[3]) then
+local owned = tonumber(prev[3])
+if ARGV[6] ~= '' and prev[2] and owned and tonumber(ARGV[6]) < owned then
   return {'-2', prev[1], prev[2], prev[3]}
 end
 local stored = tonumber(prev[1]) or 0
