@@ -2,7 +2,9 @@
 // Every call here is allowed to fail: a socket without a file descriptor, a platform without
 // the native part, a kernel that refuses. Failure means "no kernel view", never a throw.
 import type net from 'node:net';
-import { sendQueueBytes, support, tcpInfo, type TcpInfo } from '@halfopen/sockopt';
+import { sendQueueBytes, support, type TcpInfo, tcpInfo } from '@halfopen/sockopt';
+
+export type { TcpInfo };
 import type { KernelView } from './errors.js';
 
 let available: boolean | undefined;
