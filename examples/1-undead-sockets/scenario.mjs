@@ -2,7 +2,10 @@
 // instances and leave their old sockets open. Then every instance is asked, over TCP, for every
 // controller's latest message. The guarded run coordinates through a real redis-server (started
 // here through the test kit); the naive run uses none.
-import { startRedis } from '@halfopen/testkit';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { missingForRedis, startRedis } from '@halfopen/testkit';
 import { cluster, controller, slowestRevokeMs } from './cluster.mjs';
 
 const percent = (part, whole) => Math.round((100 * part) / Math.max(1, whole));
@@ -46,10 +49,22 @@ export async function askAll(c, ctl) {
  * One run: `controllers` controllers (`parallel` at a time) against 8 instance processes.
  * `seriesEvery`: ask every instance after every that many controllers (0: only at the end).
  */
+/**
+ * The guarded run needs a real redis-server: on a fresh Debian machine, as root, the repo's
+ * scripts/setup-system.sh installs it (as `pnpm test` does); elsewhere startRedis says what is missing.
+ */
+function ensureRedis() {
+  if (missingForRedis().length === 0) return;
+  const setup = fileURLToPath(new URL('../../scripts/setup-system.sh', import.meta.url));
+  if (process.getuid?.() === 0 && existsSync('/usr/bin/apt-get') && existsSync(setup))
+    spawnSync('bash', [setup], { stdio: 'inherit' });
+}
+
 export async function run(
   guarded,
   { controllers = 20, reconnects = 5, parallel = 1, seriesEvery = 1, progress = () => {} } = {},
 ) {
+  if (guarded) ensureRedis();
   const redis = guarded ? await startRedis() : undefined;
   const c = await cluster({ instances: 8, guarded, redisPort: redis?.port });
   try {
