@@ -1,5 +1,13 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -60,12 +68,18 @@ function blocks(file: string): Block[] {
   const lines = readFileSync(file, 'utf8').split('\n');
   const found: Block[] = [];
   for (let i = 0; i < lines.length; i++) {
-    const open = /^(\s*)```\s*([\w-]*)\s*$/.exec(lines[i] ?? '');
+    // Fences: ``` or ~~~ (3 or more; closed by the same, at least as long), then the language,
+    // then anything (`js title=x`). A block indented in a list is dedented.
+    const open = /^(\s*)(`{3,}|~{3,})\s*([^\s`]*)/.exec(lines[i] ?? '');
     if (!open) continue;
-    if (!open[2]) untagged.push(`${relative(root, file)}:${i + 1}`);
-    const end = lines.findIndex((l, j) => j > i && /^\s*```\s*$/.test(l));
-    const body = lines.slice(i + 1, end < 0 ? lines.length : end);
-    const lang = LANGS[(open[2] ?? '').toLowerCase()];
+    const [, indent = '', fence = '', info = ''] = open;
+    if (!info) untagged.push(`${relative(root, file)}:${i + 1}`);
+    const closing = new RegExp(`^\\s*${fence[0] === '`' ? '`' : '~'}{${fence.length},}\\s*$`);
+    const end = lines.findIndex((l, j) => j > i && closing.test(l));
+    const body = lines
+      .slice(i + 1, end < 0 ? lines.length : end)
+      .map((l) => (l.startsWith(indent) ? l.slice(indent.length) : l.trimStart()));
+    const lang = LANGS[info.toLowerCase()];
     if (lang) {
       const first = /^\s*\/\/\s*not (run|checked):\s*(.*)$/.exec(body[0] ?? '');
       found.push({
@@ -90,7 +104,46 @@ const fileFor = (b: Block, i: number) =>
     `${relative(root, b.file).replace(/[^\w]+/g, '-')}-${b.line}-${i}.${b.lang === 'ts' ? 'mts' : 'mjs'}`,
   );
 
+/**
+ * Blocks are checked against the built packages, as a user gets them: a package a block imports
+ * must be built, and built after its last source change, or the blocks would pass or fail
+ * against code that is not there any more.
+ */
+function unbuilt(): string[] {
+  const imported = new Set(
+    all.flatMap((b) =>
+      [...b.code.matchAll(/['"]@halfopen\/([\w-]+)['"]/g)].map((m) => m[1] as string),
+    ),
+  );
+  const newest = (dir: string): { file: string; t: number } => {
+    let best = { file: dir, t: 0 };
+    for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+      if (!e.isFile()) continue;
+      const f = join(e.parentPath, e.name);
+      const t = statSync(f).mtimeMs;
+      if (t > best.t) best = { file: f, t };
+    }
+    return best;
+  };
+  const problems: string[] = [];
+  for (const pkg of imported) {
+    const dist = join(root, 'packages', pkg, 'dist/index.js');
+    if (!existsSync(dist)) {
+      problems.push(`@halfopen/${pkg} is not built (no ${relative(root, dist)})`);
+      continue;
+    }
+    const src = newest(join(root, 'packages', pkg, 'src'));
+    if (src.t > statSync(dist).mtimeMs)
+      problems.push(`@halfopen/${pkg}: ${relative(root, src.file)} is newer than its build`);
+  }
+  return problems;
+}
+
 describe('code blocks in the docs', () => {
+  it('are checked against up-to-date builds of what they import (run `pnpm build` first)', () => {
+    expect(unbuilt()).toEqual([]);
+  });
+
   rmSync(out, { recursive: true, force: true });
   mkdirSync(out, { recursive: true });
   const files = all.map((b, i) => {
