@@ -1,4 +1,4 @@
-import type net from 'node:net';
+import type * as net from 'node:net';
 import { callUser, describe, publish } from '@halfopen/internal';
 import { channels } from './diagnostics.js';
 import {

@@ -1,4 +1,4 @@
-import type net from 'node:net';
+import type * as net from 'node:net';
 import { SocketGuard } from './guard.js';
 import { type GuardOptions, toPolicy } from './options.js';
 import { type ConnectionSource, ServerGuard } from './server.js';

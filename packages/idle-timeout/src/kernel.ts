@@ -1,7 +1,7 @@
 // The kernel's view of a guarded socket, through @halfopen/sockopt (Linux TCP_INFO, SIOCOUTQ).
 // Every call here is allowed to fail: a socket without a file descriptor, a platform without
 // the native part, a kernel that refuses. Failure means "no kernel view", never a throw.
-import type net from 'node:net';
+import type * as net from 'node:net';
 import { sendQueueBytes, support, type TcpInfo, tcpInfo } from '@halfopen/sockopt';
 
 export type { TcpInfo };

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type net from 'node:net';
+import type * as net from 'node:net';
 import {
   bytes,
   callUser,

@@ -1,4 +1,4 @@
-import type net from 'node:net';
+import type * as net from 'node:net';
 import { callUser, publish } from '@halfopen/internal';
 import { channels } from './diagnostics.js';
 import type { TimeoutReason } from './errors.js';
