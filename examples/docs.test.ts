@@ -31,23 +31,19 @@ const LANGS: Record<string, 'js' | 'ts'> = {
   typescript: 'ts',
 };
 
+/** Every README.md in the repository (not in node_modules, build output or dot folders), and every .md under docs/. */
 function markdownFiles(): string[] {
-  const files = [
-    join(root, 'README.md'),
-    join(root, 'examples/README.md'),
-    join(root, 'bench/README.md'),
-  ];
-  for (const d of readdirSync(join(root, 'packages'))) {
-    const f = join(root, 'packages', d, 'README.md');
-    if (existsSync(f)) files.push(f);
-  }
-  const walk = (dir: string): void => {
+  const files: string[] = [];
+  const walk = (dir: string, all: boolean): void => {
     for (const e of readdirSync(dir, { withFileTypes: true })) {
-      if (e.isDirectory()) walk(join(dir, e.name));
-      else if (e.name.endsWith('.md')) files.push(join(dir, e.name));
+      const p = join(dir, e.name);
+      if (e.isDirectory()) {
+        if (!/^(\.|node_modules$|dist$|coverage$)/.test(e.name))
+          walk(p, all || p === join(root, 'docs'));
+      } else if (e.name === 'README.md' || (all && e.name.endsWith('.md'))) files.push(p);
     }
   };
-  walk(join(root, 'docs'));
+  walk(root, false);
   const only = process.env.DOCS;
   return files.filter((f) => existsSync(f) && (!only || relative(root, f).includes(only)));
 }
