@@ -58,10 +58,14 @@ interface Block {
 }
 
 /** Fences opened without a language (`file:line`): a js block written as a bare fence would go unchecked. */
-const untagged: string[] = [];
+const untaggedFences: string[] = [];
 
-function blocks(file: string): Block[] {
-  const lines = readFileSync(file, 'utf8').split('\n');
+function blocks(
+  file: string,
+  text = readFileSync(file, 'utf8'),
+  untagged = untaggedFences,
+): Block[] {
+  const lines = text.split('\n');
   const found: Block[] = [];
   for (let i = 0; i < lines.length; i++) {
     // Fences: ``` or ~~~ (3 or more; closed by the same, at least as long), then the language,
@@ -148,9 +152,49 @@ describe('code blocks in the docs', () => {
     return f;
   });
 
+  it('are all found, whatever the fence (a check of the extractor itself)', () => {
+    const md = [
+      '```js',
+      'a()',
+      '```',
+      '~~~ts',
+      '// not run: it needs a ZooKeeper',
+      'b()',
+      '~~~',
+      '```js title="x.js"',
+      'c()',
+      '```',
+      '- a list item:',
+      '',
+      '  ```js',
+      '  d()',
+      '  ```',
+      '````md',
+      '```js',
+      'not a block of its own',
+      '```',
+      '````',
+      '```sh',
+      'e',
+      '```',
+      '```',
+      'f()',
+      '```',
+    ].join('\n');
+    const bare: string[] = [];
+    const found = blocks(join(root, 'x.md'), md, bare);
+    expect(found.map((b) => [b.line, b.lang, b.mode, b.code])).toEqual([
+      [1, 'js', 'run', 'a()'],
+      [4, 'ts', 'typecheck', '// not run: it needs a ZooKeeper\nb()'],
+      [8, 'js', 'run', 'c()'],
+      [13, 'js', 'run', 'd()'],
+    ]);
+    expect(bare).toEqual(['x.md:24']);
+  });
+
   it('exist, and each one that opts out says why', () => {
     expect(all.length).toBeGreaterThan(0);
-    expect(untagged).toEqual([]);
+    expect(untaggedFences).toEqual([]);
     const silent = all.filter((b) => b.mode !== 'run' && b.reason.length < 8).map(name);
     expect(silent).toEqual([]);
   });
