@@ -96,7 +96,7 @@ function blocks(
   return found;
 }
 
-const all = markdownFiles().flatMap(blocks);
+const all = markdownFiles().flatMap((f) => blocks(f));
 const name = (b: Block) => `${relative(root, b.file)}:${b.line}`;
 const fileFor = (b: Block, i: number) =>
   join(
