@@ -1,4 +1,4 @@
-import { type RedisServer, startRedis } from '@halfopen/testkit';
+import { assertNoLeaks, leakSnapshot, type RedisServer, startRedis } from '@halfopen/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { codes, FleetEpochs, type FleetEpochsOptions } from '../src/index.js';
@@ -92,5 +92,15 @@ describe('FleetEpochs on a real Redis (integration)', () => {
     expect(await b.e.owner('ctl-1')).toMatchObject({ instance: 'a', epoch: e });
     expect(a.e.stats().claimed).toBe(1);
     expect(held.destroyed).toBe(false);
+  });
+
+  it('shutdown and disconnect leave no socket or timer behind', async () => {
+    const before = leakSnapshot();
+    const a = await fleet('a');
+    await a.e.open('ctl-1', new Conn());
+    await a.e.owner('ctl-1');
+    await a.e.shutdown(); // disconnects the subscriber it made
+    a.redis.disconnect();
+    await assertNoLeaks(before, 50);
   });
 });

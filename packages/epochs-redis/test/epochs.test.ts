@@ -313,6 +313,26 @@ describe('FleetEpochs', () => {
     await expect(a.e.owner('ctl-1')).rejects.toMatchObject({ code: codes.CLOSED });
   });
 
+  it('shutdown leaves no timer behind: round-trip deadlines and the reconcile retry are cleared', async () => {
+    vi.useFakeTimers();
+    const server = new FakeRedisServer();
+    const a = fleet(server, 'a', { timeoutMs: 100, reconcileEveryMs: 1000 });
+    const b = fleet(server, 'b');
+    await vi.advanceTimersByTimeAsync(0);
+    await a.e.open('p1', new Conn('1'));
+    await b.e.open('p1', new Conn('2'));
+    a.redis.silent = true;
+    const late = a.e.open('p2', new Conn('3')).catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(100); // the deadline fires; a reconcile retry is scheduled
+    expect(await late).toMatchObject({ code: codes.UNAVAILABLE });
+    const pending = a.e.owner('p1').catch((e: unknown) => e); // a deadline timer pending
+    expect(vi.getTimerCount()).toBeGreaterThan(0);
+    await a.e.shutdown();
+    await b.e.shutdown();
+    expect(await pending).toMatchObject({ code: codes.CLOSED });
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
   it('a given subscriber is unsubscribed at shutdown, not disconnected', async () => {
     const server = new FakeRedisServer();
     const redis = new FakeClient(server);
