@@ -201,6 +201,9 @@ describe('code blocks in the docs', () => {
 
   it('typecheck (every block that is not marked "not checked")', () => {
     const checked = files.filter((_, i) => all[i]?.mode !== 'none');
+    // Nothing to check happens only with a DOCS filter on pages without blocks (tsc refuses an
+    // empty program); with no block at all, the test above fails.
+    if (checked.length === 0) return;
     writeFileSync(
       join(out, 'tsconfig.json'),
       JSON.stringify({
