@@ -95,6 +95,7 @@ describe('FleetEpochs on a real Redis (integration)', () => {
   });
 
   it('shutdown and disconnect leave no socket or timer behind', async () => {
+    await new Promise((r) => setTimeout(r, 100)); // sockets of earlier tests finish closing
     const before = leakSnapshot();
     const a = await fleet('a');
     await a.e.open('ctl-1', new Conn());
