@@ -1,12 +1,13 @@
+import { EventEmitter } from 'node:events';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import type tls from 'node:tls';
-import type { TimeoutInfo } from '@halfopen/idle-timeout';
+import { guardSocket, type TimeoutInfo } from '@halfopen/idle-timeout';
 import { bool, checkOptions, describe, fn, MAX_TIMER_MS, ms, publish } from '@halfopen/internal';
 import { tcpInfo } from '@halfopen/sockopt';
 import { channels } from './diagnostics.js';
-import { checkDial, DIAL_KEYS, type Dial, type DialOptions, dial, guardSocket } from './dial.js';
+import { checkDial, DIAL_KEYS, type Dial, type DialOptions, dial } from './dial.js';
 import { AgentDestroyedError } from './errors.js';
 
 /** Options of `Agent` / `HttpsAgent`: Node's pool options, plus how sockets are dialed and guarded. */
@@ -108,7 +109,9 @@ interface SocketState {
   busy: boolean;
   /** Set when max age passed while in use: retired when next free. */
   expired: boolean;
-  /** Learned from a `Keep-Alive: timeout=` hint; the free timeout in force. */
+  /** When it was last pooled (performance.now()). */
+  freeAt: number;
+  /** The free-socket timeout in force (lowered by a `Keep-Alive: timeout=` hint). */
   freeTimeoutMs: number;
 }
 
@@ -116,6 +119,7 @@ type Sock = net.Socket & { [kState]?: SocketState };
 
 /** What a request on a reused socket needs to be sent again. */
 interface RetryTrap {
+  core: Core;
   socket: net.Socket;
   bytesWritten: number;
   bytesRead: number;
@@ -219,6 +223,7 @@ function peerClosed(socket: net.Socket): boolean {
 class Core {
   readonly stats = newStats();
   destroyed = false;
+  sweeper: NodeJS.Timeout | undefined;
   readonly guardOptions;
   constructor(
     readonly agent: http.Agent,
@@ -305,17 +310,11 @@ class Core {
         const st: SocketState = {
           busy: true,
           expired: false,
+          freeAt: 0,
           freeTimeoutMs: this.s.freeSocketTimeoutMs,
         };
         (socket as Sock)[kState] = st;
         guardSocket(socket, this.guardOptions);
-        socket.on('timeout', () => {
-          // Node's agent destroys a pooled socket on 'timeout'; this counts and explains it.
-          if (!st.busy) {
-            this.stats.cutFreeTimeout++;
-            this.cut('free-timeout', socket);
-          }
-        });
         socket.once('close', () => {
           this.stats.open--;
           if (!st.busy) this.stats.free--;
@@ -363,10 +362,70 @@ class Core {
       }
     }
     socket.unref();
-    socket.setTimeout(timeout);
+    st.freeAt = performance.now();
+    st.freeTimeoutMs = timeout;
     st.busy = false;
     this.stats.free++;
+    this.sweepSoon();
     return true;
+  }
+
+  /**
+   * One unref'd timer per agent, running while sockets are pooled, closes those past their
+   * free-socket timeout (no timer per socket or per request). The deadline is exact where it
+   * matters: a socket past it is never handed out (see prune).
+   */
+  sweepSoon(): void {
+    if (this.sweeper) return;
+    const every = Math.min(1000, Math.max(10, this.s.freeSocketTimeoutMs / 4));
+    this.sweeper = setInterval(() => this.sweep(), every);
+    this.sweeper.unref();
+  }
+
+  sweep(): void {
+    const now = performance.now();
+    const pools = this.agent.freeSockets as Record<string, net.Socket[] | undefined>;
+    let left = 0;
+    for (const name in pools) {
+      const pool = pools[name]!;
+      for (let i = pool.length - 1; i >= 0; i--) {
+        const st = (pool[i] as Sock)[kState];
+        if (st && !st.busy && now - st.freeAt >= st.freeTimeoutMs)
+          this.discard(pool, i, 'free-timeout');
+        else left++;
+      }
+      if (pool.length === 0) delete pools[name];
+    }
+    if (left === 0 || this.destroyed) this.stopSweeping();
+  }
+
+  stopSweeping(): void {
+    clearInterval(this.sweeper);
+    this.sweeper = undefined;
+  }
+
+  /** Takes pool[i] out of the pool, counted and explained, and destroys it. */
+  discard(pool: net.Socket[], i: number, reason: 'peer-closed' | 'free-timeout'): void {
+    const socket = pool[i]!;
+    pool.splice(i, 1);
+    const st = (socket as Sock)[kState];
+    if (st && !st.busy) {
+      st.busy = true;
+      this.stats.free--;
+    }
+    if (reason === 'free-timeout') {
+      this.stats.cutFreeTimeout++;
+      this.cut(reason, socket);
+    } else {
+      this.stats.discardedPeerClosed++;
+      publish(channels.discard, {
+        client: this.kind,
+        reason,
+        remoteAddress: socket.remoteAddress,
+        remotePort: socket.remotePort,
+      });
+    }
+    socket.destroy();
   }
 
   reuseSocket(socket: net.Socket, req: Req, options: http.RequestOptions): void {
@@ -375,14 +434,14 @@ class Core {
       st.busy = true;
       this.stats.free--;
     }
-    socket.setTimeout(0);
     this.stats.reused++;
     if (this.s.retryReused && req[kRetry] === undefined) this.trap(req, socket, options);
   }
 
   /**
    * Drops from the pool, before Node picks one, every socket whose peer already closed (FIN or
-   * RST), so no request is ever handed a socket that is known to be dead.
+   * RST) or that is past its free-socket timeout, so no request is handed a socket known to be
+   * dead or about to be closed by the server.
    */
   prune(name: string): void {
     const pools = this.agent.freeSockets as Record<string, net.Socket[] | undefined>;
@@ -390,24 +449,20 @@ class Core {
     if (!pool) return;
     // Only the socket Node will pick is checked (one kernel read), and the next if it was dead.
     const fifo = (this.agent as { scheduling?: string }).scheduling === 'fifo';
+    let now = 0;
     while (pool.length > 0) {
       const i = fifo ? 0 : pool.length - 1;
       const socket = pool[i]!;
-      if (!peerClosed(socket)) break;
-      pool.splice(i, 1);
       const st = (socket as Sock)[kState];
       if (st && !st.busy) {
-        st.busy = true;
-        this.stats.free--;
+        now ||= performance.now();
+        if (now - st.freeAt >= st.freeTimeoutMs) {
+          this.discard(pool, i, 'free-timeout');
+          continue;
+        }
       }
-      this.stats.discardedPeerClosed++;
-      publish(channels.discard, {
-        client: this.kind,
-        reason: 'peer-closed',
-        remoteAddress: socket.remoteAddress,
-        remotePort: socket.remotePort,
-      });
-      socket.destroy();
+      if (!peerClosed(socket)) break;
+      this.discard(pool, i, 'peer-closed');
     }
     if (pool.length === 0) delete pools[name];
   }
@@ -418,7 +473,8 @@ class Core {
    * caller and the request is sent again on a fresh socket, once.
    */
   trap(req: Req, socket: net.Socket, options: http.RequestOptions): void {
-    const trap: RetryTrap = {
+    req[kRetry] = {
+      core: this,
       socket,
       bytesWritten: socket.bytesWritten,
       bytesRead: socket.bytesRead,
@@ -426,42 +482,28 @@ class Core {
       pending: undefined,
       done: false,
     };
-    req[kRetry] = trap;
-    const core = this;
-    const emit = req.emit;
-    const release = () => {
-      trap.done = true;
-      if (req.emit !== emit) req.emit = emit;
-    };
-    req.emit = function trapped(this: Req, event: string | symbol, ...args: unknown[]): boolean {
-      if (!trap.done) {
-        if (event === 'response') release();
-        else if (event === 'error' && trap.pending === undefined) {
-          const why = core.unsafe(req, trap);
-          publish(channels.retry, {
-            client: core.kind,
-            method: req.method,
-            host: req.host,
-            path: req.path,
-            error: args[0],
-            retried: why === undefined,
-            ...(why === undefined ? {} : { reason: why }),
-          });
-          if (why === undefined) {
-            trap.pending = args[0];
-            return true;
-          }
-          core.stats.notRetried++;
-          release();
-        } else if (event === 'close' && trap.pending !== undefined) {
-          release();
-          // After Node's close handling (which empties the request's output) is done.
-          process.nextTick(() => core.resend(req, trap));
-          return true;
-        }
-      }
-      return emit.call(this, event, ...args);
-    } as typeof req.emit;
+    req.emit = trappedEmit;
+  }
+
+  /** The request's 'error' on a reused socket: kept from the caller when it will be sent again. */
+  onTrappedError(req: Req, trap: RetryTrap, error: unknown): boolean {
+    const why = this.unsafe(req, trap);
+    publish(channels.retry, {
+      client: this.kind,
+      method: req.method,
+      host: req.host,
+      path: req.path,
+      error,
+      retried: why === undefined,
+      ...(why === undefined ? {} : { reason: why }),
+    });
+    if (why === undefined) {
+      trap.pending = error;
+      return true;
+    }
+    this.stats.notRetried++;
+    trap.done = true;
+    return false;
   }
 
   /** Why a request cut on a reused socket must not be sent again, or undefined when it may. */
@@ -507,6 +549,35 @@ class Core {
       if (req.timeout !== undefined) socket.setTimeout(req.timeout);
     });
   }
+}
+
+const baseEmit = EventEmitter.prototype.emit;
+
+/**
+ * The emit of a request on a reused socket (one shared function, state on the request): until
+ * a response starts, an 'error' that may be retried and the 'close' after it are kept from the
+ * caller, and the request is sent again.
+ */
+function trappedEmit(this: Req, event: string | symbol): boolean {
+  const trap = this[kRetry];
+  if (typeof trap === 'object' && !trap.done) {
+    if (event === 'response') trap.done = true;
+    else if (event === 'error' && trap.pending === undefined) {
+      // biome-ignore lint/complexity/noArguments: passes the event's arguments on without copying them
+      if (trap.core.onTrappedError(this, trap, arguments[1])) return true;
+    } else if (event === 'close' && trap.pending !== undefined) {
+      trap.done = true;
+      // After Node's close handling (which empties the request's output) is done.
+      process.nextTick(resendLater, this, trap);
+      return true;
+    }
+  }
+  // biome-ignore lint/complexity/noArguments: passes the event's arguments on without copying them
+  return Reflect.apply(baseEmit, this, arguments);
+}
+
+function resendLater(req: Req, trap: RetryTrap): void {
+  trap.core.resend(req, trap);
 }
 
 function nameOf(agent: http.Agent, req: http.ClientRequest, options: http.RequestOptions): string {
@@ -593,13 +664,16 @@ function install(proto: object, base: Base): void {
     addRequest(this: WithCore, req: http.ClientRequest, options: http.RequestOptions): void {
       reqOptions.set(req, options);
       for (const _ in this.freeSockets) {
-        this[kCore].prune(nameOf(this, req, options));
+        // Our http agent's own options never change the name: Node's getName on the request's.
+        const core = this[kCore];
+        core.prune(core.kind === 'http' ? this.getName(options) : nameOf(this, req, options));
         break;
       }
       base.addRequest.call(this, req, options);
     },
     destroy(this: WithCore): void {
       this[kCore].destroyed = true;
+      this[kCore].stopSweeping();
       base.destroy.call(this);
     },
   });

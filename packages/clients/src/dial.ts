@@ -1,6 +1,5 @@
 import type net from 'node:net';
 import type tls from 'node:tls';
-import { type GuardOptions, guardSocket, type SocketGuard } from '@halfopen/idle-timeout';
 import { checkOptions, count, describe, fraction, MAX_TIMER_MS, ms } from '@halfopen/internal';
 import { connect, DEFAULT_KEEPALIVE, type KeepAliveSettings } from '@halfopen/keepalive';
 
@@ -103,6 +102,3 @@ function checkKeepAlive(v: unknown, userTimeoutMs: unknown): void {
     ms(k.userTimeoutMs, 'options.keepAlive.userTimeoutMs', { default: 0 });
   }
 }
-
-export type { GuardOptions, SocketGuard };
-export { guardSocket };

@@ -1,10 +1,10 @@
 import net from 'node:net';
-import type { TimeoutInfo } from '@halfopen/idle-timeout';
+import { guardSocket, type TimeoutInfo } from '@halfopen/idle-timeout';
 import { checkOptions, describe, publish } from '@halfopen/internal';
 import { setKeepAlive } from '@halfopen/keepalive';
 import { setSockopts } from '@halfopen/sockopt';
 import { channels } from './diagnostics.js';
-import { checkDial, type DialOptions, guardSocket } from './dial.js';
+import { checkDial, type DialOptions } from './dial.js';
 
 /** Options of `guardRedis`. */
 export type GuardRedisOptions = Pick<DialOptions, 'keepAlive' | 'userTimeoutMs' | 'writeStallMs'>;

@@ -1,10 +1,10 @@
 import net from 'node:net';
-import type { TimeoutInfo } from '@halfopen/idle-timeout';
+import { guardSocket, type TimeoutInfo } from '@halfopen/idle-timeout';
 import { checkOptions, publish } from '@halfopen/internal';
 import { setKeepAlive } from '@halfopen/keepalive';
 import { setSockopts } from '@halfopen/sockopt';
 import { channels } from './diagnostics.js';
-import { checkDial, DIAL_KEYS, type DialOptions, guardSocket } from './dial.js';
+import { checkDial, DIAL_KEYS, type DialOptions } from './dial.js';
 
 /** Options of `pgStream` (the dial options; `maxAgeMs` retires a connection only between queries). */
 export type PgStreamOptions = DialOptions;

@@ -1,9 +1,9 @@
 import type net from 'node:net';
 import type tls from 'node:tls';
-import type { TimeoutInfo } from '@halfopen/idle-timeout';
+import { guardSocket, type TimeoutInfo } from '@halfopen/idle-timeout';
 import { checkOptions, describe, publish } from '@halfopen/internal';
 import { channels } from './diagnostics.js';
-import { checkDial, DIAL_KEYS, type DialOptions, dial, guardSocket } from './dial.js';
+import { checkDial, DIAL_KEYS, type DialOptions, dial } from './dial.js';
 
 /** Options of `undiciConnector`. */
 export interface UndiciConnectorOptions extends DialOptions {
