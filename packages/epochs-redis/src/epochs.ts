@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   callUser,
   callUserAsync,
@@ -20,6 +21,8 @@ type Listener = (...args: any[]) => void;
 export interface RedisClient {
   readonly status: string;
   eval(script: string, numKeys: number, ...args: Array<string | number>): Promise<unknown>;
+  /** Used when present (the script's text is then sent only after Redis answers NOSCRIPT). */
+  evalsha?(sha: string, numKeys: number, ...args: Array<string | number>): Promise<unknown>;
   on(event: string, listener: Listener): unknown;
   removeListener(event: string, listener: Listener): unknown;
   duplicate?(): RedisSubscriber;
@@ -492,7 +495,7 @@ export class FleetEpochs<C> {
           ),
         this.#timeoutMs,
       );
-      callUserAsync(this.#redis.eval, [script, keys.length, ...keys, ...argv], this.#redis).then(
+      this.#send(script, keys.length, [...keys, ...argv]).then(
         (v) => {
           timer.cancel();
           resolve(v);
@@ -520,6 +523,20 @@ export class FleetEpochs<C> {
         }
         throw error;
       });
+  }
+
+  /** EVALSHA, and EVAL when Redis does not have the script (first use, after a restart). */
+  #send(script: string, numKeys: number, args: Array<string | number>): Promise<unknown> {
+    const redis = this.#redis;
+    const evalsha = redis.evalsha;
+    if (typeof evalsha !== 'function')
+      return callUserAsync(redis.eval, [script, numKeys, ...args], redis);
+    return callUserAsync(evalsha, [sha1(script), numKeys, ...args], redis).catch(
+      (error: unknown) => {
+        if (!/^NOSCRIPT/.test(safeString((error as Error | undefined)?.message))) throw error;
+        return callUserAsync(redis.eval, [script, numKeys, ...args], redis);
+      },
+    );
   }
 
   /** Redis went away or a round trip failed: refuse opens until a reconcile succeeds. */
@@ -666,6 +683,16 @@ export class FleetEpochs<C> {
         );
     });
   }
+}
+
+const shas = new Map<string, string>();
+function sha1(script: string): string {
+  let sha = shas.get(script);
+  if (sha === undefined) {
+    sha = createHash('sha1').update(script).digest('hex');
+    shas.set(script, sha);
+  }
+  return sha;
 }
 
 function safeString(v: unknown): string {

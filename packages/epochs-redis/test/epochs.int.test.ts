@@ -58,6 +58,14 @@ describe('FleetEpochs on a real Redis (integration)', () => {
     expect(await a.redis.hget(`t${test}:ctl-1`, 'epoch')).toBe(String(e2));
   });
 
+  it('after SCRIPT FLUSH (a restarted Redis has no scripts) an open sends the script again', async () => {
+    const a = await fleet('a');
+    const e1 = await a.e.open('ctl-1', new Conn());
+    await a.redis.script('FLUSH');
+    expect(await a.e.open('ctl-1', new Conn())).toBeGreaterThan(e1);
+    expect(a.e.stats().failures).toBe(0);
+  });
+
   it('close forgets the owner but not the epoch: the next open is still higher', async () => {
     const a = await fleet('a');
     const c = new Conn();
