@@ -1,8 +1,8 @@
 import { EventEmitter } from 'node:events';
-import http from 'node:http';
-import https from 'node:https';
-import net from 'node:net';
-import type tls from 'node:tls';
+import * as http from 'node:http';
+import * as https from 'node:https';
+import * as net from 'node:net';
+import type * as tls from 'node:tls';
 import { guardSocket, type TimeoutInfo } from '@halfopen/idle-timeout';
 import { bool, checkOptions, describe, fn, MAX_TIMER_MS, ms, publish } from '@halfopen/internal';
 import { tcpInfo } from '@halfopen/sockopt';

@@ -1,5 +1,5 @@
-import type net from 'node:net';
-import type tls from 'node:tls';
+import type * as net from 'node:net';
+import type * as tls from 'node:tls';
 import { checkOptions, count, describe, fraction, MAX_TIMER_MS, ms } from '@halfopen/internal';
 import { connect, DEFAULT_KEEPALIVE, type KeepAliveSettings } from '@halfopen/keepalive';
 

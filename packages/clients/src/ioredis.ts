@@ -1,4 +1,4 @@
-import net from 'node:net';
+import * as net from 'node:net';
 import { guardSocket, type TimeoutInfo } from '@halfopen/idle-timeout';
 import { checkOptions, describe, publish } from '@halfopen/internal';
 import { setKeepAlive } from '@halfopen/keepalive';

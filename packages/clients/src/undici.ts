@@ -1,5 +1,5 @@
-import type net from 'node:net';
-import type tls from 'node:tls';
+import type * as net from 'node:net';
+import type * as tls from 'node:tls';
 import { guardSocket, type TimeoutInfo } from '@halfopen/idle-timeout';
 import { checkOptions, describe, publish } from '@halfopen/internal';
 import { channels } from './diagnostics.js';
