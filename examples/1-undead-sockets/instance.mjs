@@ -187,6 +187,10 @@ const server = net.createServer((socket) => {
   });
 });
 
+// Guarded: accept controllers only once Redis answered and the first reconciliation ran
+// (before that every open would be refused).
+for (let waited = 0; guarded && !epochs.connected && waited < 15_000; waited += 10)
+  await new Promise((r) => setTimeout(r, 10));
 server.listen(Number(arg('port') ?? 0), '127.0.0.1', () => {
   const { port } = server.address();
   process.send?.({ port });

@@ -110,7 +110,7 @@ export interface FleetEpochsStats {
   owned: number;
   /** Opens that took a fleet epoch (each broadcast a supersede). */
   opened: number;
-  /** Opens refused because Redis was unreachable or slow. */
+  /** Opens refused: Redis unreachable or slow, or an older generation than the owner's. */
   refused: number;
   /** Supersedes received from Redis (well-formed). */
   received: number;
