@@ -7,8 +7,8 @@ import { connect, DEFAULT_KEEPALIVE, type KeepAliveSettings } from '@halfopen/ke
 export interface DialOptions {
   /** One deadline for DNS and the TCP (and TLS) handshake, 1..2^31-1 ms. Default 10000. */
   connectTimeoutMs?: number;
-  /** TCP keepalive on each socket, or false. Default: idle 15 s, interval 5 s, count 3 (a dead peer is noticed within 30 s). */
-  keepAlive?: KeepAliveSettings | false;
+  /** TCP keepalive on each socket (`true`: these defaults), or false. Default: idle 15 s, interval 5 s, count 3 (a dead peer is noticed within 30 s). */
+  keepAlive?: KeepAliveSettings | boolean;
   /** TCP_USER_TIMEOUT in ms (0 = system default). Default with keepalive on: its detection time (30 s). */
   userTimeoutMs?: number;
   /** Destroy a socket whose unsent bytes make no progress for this long while in use, ms. 0 = off. Default 30000. */
@@ -48,7 +48,8 @@ export function checkDial(o: DialOptions): Dial {
       min: 1,
       max: MAX_TIMER_MS,
     }),
-    keepAlive: o.keepAlive ?? DEFAULT_KEEPALIVE,
+    // true (what Node's http.Agent takes) means the defaults.
+    keepAlive: o.keepAlive === undefined || o.keepAlive === true ? DEFAULT_KEEPALIVE : o.keepAlive,
     userTimeoutMs: o.userTimeoutMs,
     writeStallMs: ms(o.writeStallMs, 'options.writeStallMs', { default: 30_000, zeroOff: true }),
     maxAgeMs: ms(o.maxAgeMs, 'options.maxAgeMs', off),
@@ -84,10 +85,10 @@ const MAX_KEEPALIVE_MS = 32_767_000;
 /** Checks keepAlive/userTimeoutMs at construction (keepalive's connect checks them again per dial, asynchronously). */
 function checkKeepAlive(v: unknown, userTimeoutMs: unknown): void {
   if (userTimeoutMs !== undefined) ms(userTimeoutMs, 'options.userTimeoutMs', { default: 0 });
-  if (v === undefined || v === false) return;
+  if (v === undefined || v === false || v === true) return;
   if (v === null || typeof v !== 'object' || Array.isArray(v))
     throw new TypeError(
-      `options.keepAlive must be false or { idleMs, intervalMs, count }, got ${describe(v)}`,
+      `options.keepAlive must be a boolean or { idleMs, intervalMs, count }, got ${describe(v)}`,
     );
   const k = checkOptions(v as KeepAliveSettings, KEEPALIVE_KEYS, 'options.keepAlive');
   const range = { min: 1000, max: MAX_KEEPALIVE_MS };

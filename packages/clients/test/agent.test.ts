@@ -73,6 +73,11 @@ describe('options', () => {
     );
     expect(() => new Agent({ keepAlive: 'yes' as never })).toThrow(/options\.keepAlive/);
   });
+  it("takes Node's keepAlive: true as the default keepalive settings", () => {
+    const a = new Agent({ keepAlive: true });
+    a.destroy();
+    expect(a).toBeInstanceOf(http.Agent);
+  });
   it('refuses a non-integer maxSockets and a bad scheduling', () => {
     expect(() => new Agent({ maxSockets: 0 })).toThrow(/options\.maxSockets/);
     expect(() => new Agent({ scheduling: 'random' as never })).toThrow(/options\.scheduling/);
