@@ -3,6 +3,8 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import * as net from 'node:net';
 import type * as tls from 'node:tls';
+import { connect as tlsConnect } from 'node:tls';
+import { ConnectTimeoutError } from '@halfopen/keepalive';
 import { guardSocket, type TimeoutInfo } from '@halfopen/idle-timeout';
 import { bool, checkOptions, describe, fn, MAX_TIMER_MS, ms, publish } from '@halfopen/internal';
 import { tcpInfo } from '@halfopen/sockopt';
@@ -215,8 +217,13 @@ function peerClosed(socket: net.Socket): boolean {
   if (s?.ended) return true;
   // A FIN can sit unread in the kernel when the request is sent in the same loop turn (timers
   // run before the poll that would read it): the kernel's TCP state already says CLOSE_WAIT.
-  const info = tcpInfo(socket);
-  return info !== undefined && info.state !== 'ESTABLISHED';
+  if (typeof socket.remotePort !== 'number') return false; // a Unix socket: no TCP state
+  try {
+    const info = tcpInfo(socket);
+    return info !== undefined && info.state !== 'ESTABLISHED';
+  } catch {
+    return false; // the kernel would not say: Node's view above stands
+  }
 }
 
 /** The state machine shared by Agent and HttpsAgent (both extend Node's classes). */
@@ -294,15 +301,18 @@ class Core {
       tlsOptions = { ...this.s.tls, ...t, ...(session ? { session } : {}) };
       if (!tlsOptions.servername && !net.isIP(host)) tlsOptions.servername = host;
     }
-    dial(
-      this.s.dial,
-      {
-        host,
-        port,
-        ...(options.localAddress ? { localAddress: options.localAddress } : {}),
-        ...(options.family ? { family: options.family } : {}),
-      },
-      tlsOptions,
+    (options.socketPath
+      ? dialPath(options.socketPath, tlsOptions, this.s.dial.connectTimeoutMs)
+      : dial(
+          this.s.dial,
+          {
+            host,
+            port,
+            ...(options.localAddress ? { localAddress: options.localAddress } : {}),
+            ...(options.family ? { family: options.family } : {}),
+          },
+          tlsOptions,
+        )
     ).then(
       (socket) => {
         this.stats.created++;
@@ -595,6 +605,37 @@ function nameOf(agent: http.Agent, req: http.ClientRequest, options: http.Reques
     o.servername = servername && net.isIP(servername) ? '' : servername;
   }
   return agent.getName(o as http.ClientRequestArgs);
+}
+
+/**
+ * A Unix socket (`socketPath`): no TCP options to set, so no @halfopen/keepalive; the connect
+ * deadline still holds.
+ */
+function dialPath(
+  path: string,
+  tlsOptions: tls.ConnectionOptions | undefined,
+  timeoutMs: number,
+): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = tlsOptions ? tlsConnect({ ...tlsOptions, path }) : net.connect({ path });
+    const event = tlsOptions ? 'secureConnect' : 'connect';
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new ConnectTimeoutError(path, 0, timeoutMs, 1));
+    }, timeoutMs);
+    timer.unref();
+    const fail = (err: Error) => {
+      clearTimeout(timer);
+      socket.destroy();
+      reject(err);
+    };
+    socket.once('error', fail);
+    socket.once(event, () => {
+      clearTimeout(timer);
+      socket.removeListener('error', fail);
+      resolve(socket);
+    });
+  });
 }
 
 const kCore = Symbol('halfopen.clients.core');

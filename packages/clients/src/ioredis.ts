@@ -74,6 +74,7 @@ export function guardRedis(redis: RedisLike, options?: GuardRedisOptions): Redis
     const socket = redis.stream;
     if (!(socket instanceof net.Socket) || socket === last) return;
     last = socket;
+    if (typeof socket.remotePort !== 'number') return; // a Unix socket: no TCP options to set
     try {
       if (d.keepAlive) {
         setKeepAlive(socket, {

@@ -111,6 +111,8 @@ export function pgStream(options?: PgStreamOptions): PgStreamFactory {
     socket.once('connect', () => {
       clearTimeout(timer);
       timer = undefined;
+      // A Unix socket (pg's host '/var/run/postgresql') has no TCP options to set.
+      if (typeof socket.remotePort !== 'number') return;
       try {
         if (d.keepAlive) {
           setKeepAlive(socket, {

@@ -1,6 +1,8 @@
 import diagnostics from 'node:diagnostics_channel';
 import http from 'node:http';
 import type net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { assertNoLeaks, leakSnapshot } from '@halfopen/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Agent, HttpsAgent } from '../src/index.js';
@@ -218,6 +220,30 @@ describe('pooled sockets', () => {
     expect(r.status).toBe(200);
     await sleep(50);
     expect(a.stats()).toMatchObject({ cutMaxAge: 1, open: 0 });
+  });
+
+  it('reaches a server on a Unix socket (socketPath), and pools it', async () => {
+    const path = join(tmpdir(), `halfopen-clients-${process.pid}-${Date.now()}.sock`);
+    const srv = http.createServer((_req, res) => res.end('ok'));
+    await new Promise<void>((r) => srv.listen(path, r));
+    cleanups.push(
+      () =>
+        new Promise<void>((r) => {
+          srv.closeAllConnections();
+          srv.close(() => r());
+        }),
+    );
+    const a = agent();
+    const one = () =>
+      new Promise<{ status?: number; reused: boolean }>((resolve, reject) => {
+        const req = http.get({ socketPath: path, path: '/', agent: a }, (res) => {
+          res.resume();
+          res.on('end', () => resolve({ status: res.statusCode, reused: req.reusedSocket }));
+        });
+        req.on('error', reject);
+      });
+    expect(await one()).toEqual({ status: 200, reused: false });
+    expect(await one()).toEqual({ status: 200, reused: true });
   });
 
   it('leaves no socket or timer behind after destroy()', async () => {

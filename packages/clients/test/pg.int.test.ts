@@ -1,4 +1,5 @@
 import diagnostics from 'node:diagnostics_channel';
+import { dirname } from 'node:path';
 import { startPostgres } from '@halfopen/testkit';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
@@ -92,6 +93,27 @@ describe('pg through pgStream against a real PostgreSQL', () => {
       expect(stream.stats().cutMaxAge).toBe(1);
     } finally {
       await pool.end();
+      await pgs.stop();
+    }
+  });
+
+  it('connects over a Unix socket too (no TCP options to set there)', async () => {
+    const pgs = await startPostgres();
+    const stream = pgStream();
+    // The server's socket lives beside its data directory (startPostgres passes -k there).
+    const client = new pg.Client({
+      host: dirname(pgs.dataDir),
+      port: pgs.port,
+      user: pgs.user,
+      database: pgs.database,
+      stream,
+    });
+    try {
+      await client.connect();
+      expect((await client.query('select 5 as five')).rows[0].five).toBe(5);
+      expect(stream.stats()).toMatchObject({ created: 1, failed: 0 });
+    } finally {
+      await client.end();
       await pgs.stop();
     }
   });
