@@ -42,8 +42,8 @@ async function undiciGet(
 async function throughput(
   clients: Array<[string, (port: number) => () => Promise<void>]>,
   concurrency = 8,
-  rounds = 21,
-  perRound = 2000,
+  rounds = 41,
+  perRound = 1000,
 ): Promise<Measurement[]> {
   const server = http.createServer((req, res) => {
     req.resume();

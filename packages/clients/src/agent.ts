@@ -106,6 +106,8 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
 
 const kState = Symbol('halfopen.clients.state');
 const kRetry = Symbol('halfopen.clients.retry');
+/** The options a request was added with (a retry dials with them). */
+const kOptions = Symbol('halfopen.clients.options');
 
 interface SocketState {
   busy: boolean;
@@ -133,6 +135,7 @@ interface RetryTrap {
 
 type Req = http.ClientRequest & {
   [kRetry]?: RetryTrap | 'retried';
+  [kOptions]?: http.RequestOptions;
   _header?: string | null;
   outputData?: { data: unknown; encoding: unknown; callback: unknown }[];
   outputSize?: number;
@@ -210,13 +213,21 @@ function newStats(): AgentStats {
   };
 }
 
+/**
+ * Pooled this long or more, a socket's TCP state is also asked of the kernel before reuse. A
+ * server closes an idle connection after its idle timeout, never within 2 ms of answering; below
+ * that the kernel read (a syscall per request at full rate) would buy nothing.
+ */
+const KERNEL_CHECK_AFTER_MS = 2;
+
 /** Whether the peer already closed (FIN or RST seen by Node or, where readable, by the kernel). */
-function peerClosed(socket: net.Socket): boolean {
+function peerClosed(socket: net.Socket, idleMs: number): boolean {
   if (socket.destroyed || !socket.writable || socket.readableEnded) return true;
   const s = (socket as { _readableState?: { ended?: boolean } })._readableState;
   if (s?.ended) return true;
   // A FIN can sit unread in the kernel when the request is sent in the same loop turn (timers
   // run before the poll that would read it): the kernel's TCP state already says CLOSE_WAIT.
+  if (idleMs < KERNEL_CHECK_AFTER_MS) return false;
   if (typeof socket.remotePort !== 'number') return false; // a Unix socket: no TCP state
   try {
     const info = tcpInfo(socket);
@@ -459,19 +470,17 @@ class Core {
     if (!pool) return;
     // Only the socket Node will pick is checked (one kernel read), and the next if it was dead.
     const fifo = (this.agent as { scheduling?: string }).scheduling === 'fifo';
-    let now = 0;
+    const now = performance.now();
     while (pool.length > 0) {
       const i = fifo ? 0 : pool.length - 1;
       const socket = pool[i]!;
       const st = (socket as Sock)[kState];
-      if (st && !st.busy) {
-        now ||= performance.now();
-        if (now - st.freeAt >= st.freeTimeoutMs) {
-          this.discard(pool, i, 'free-timeout');
-          continue;
-        }
+      const idleMs = st && !st.busy ? now - st.freeAt : KERNEL_CHECK_AFTER_MS;
+      if (st && !st.busy && idleMs >= st.freeTimeoutMs) {
+        this.discard(pool, i, 'free-timeout');
+        continue;
       }
-      if (!peerClosed(socket)) break;
+      if (!peerClosed(socket, idleMs)) break;
       this.discard(pool, i, 'peer-closed');
     }
     if (pool.length === 0) delete pools[name];
@@ -675,9 +684,6 @@ export class HttpsAgent extends https.Agent {
   }
 }
 
-/** The options each request was added with (a retry dials with them). */
-const reqOptions = new WeakMap<http.ClientRequest, http.RequestOptions>();
-
 type Base = {
   addRequest(req: http.ClientRequest, options: http.RequestOptions): void;
   reuseSocket(socket: net.Socket, req: http.ClientRequest): void;
@@ -700,10 +706,10 @@ function install(proto: object, base: Base): void {
     },
     reuseSocket(this: WithCore, socket: net.Socket, req: http.ClientRequest): void {
       base.reuseSocket.call(this, socket, req);
-      this[kCore].reuseSocket(socket, req as Req, reqOptions.get(req) ?? {});
+      this[kCore].reuseSocket(socket, req as Req, (req as Req)[kOptions] ?? {});
     },
     addRequest(this: WithCore, req: http.ClientRequest, options: http.RequestOptions): void {
-      reqOptions.set(req, options);
+      (req as Req)[kOptions] = options;
       for (const _ in this.freeSockets) {
         // Our http agent's own options never change the name: Node's getName on the request's.
         const core = this[kCore];
