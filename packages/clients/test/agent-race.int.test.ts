@@ -1,3 +1,4 @@
+import diagnostics from 'node:diagnostics_channel';
 import http from 'node:http';
 import type net from 'node:net';
 import { describe, expect, it } from 'vitest';
@@ -44,6 +45,48 @@ describe('http Agent against servers that close idle keep-alive sockets', () => 
       // The hint (2 s - 1 s) keeps reuse at gaps just under 1 s.
       expect(agent.stats().reused).toBeGreaterThan(0);
     } finally {
+      agent.destroy();
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  });
+
+  it('retires 100 pooled sockets past maxAgeMs 2 s with jitter 0.5 spread over time, never all within 100 ms', async () => {
+    const server = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.end('ok'));
+    });
+    server.keepAliveTimeout = 0;
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as net.AddressInfo).port;
+    const agent = new Agent({ maxAgeMs: 2000, maxAgeJitter: 0.5, freeSocketTimeoutMs: 60_000 });
+    const cuts: number[] = [];
+    const onCut = (m: unknown) => {
+      if ((m as { reason: string }).reason === 'max-age') cuts.push(performance.now());
+    };
+    diagnostics.subscribe('halfopen:clients:cut', onCut);
+    try {
+      // 100 requests at once: 100 sockets, then all pooled.
+      const answered = Array.from(
+        { length: 100 },
+        () =>
+          new Promise<void>((resolve, reject) => {
+            http
+              .get({ host: '127.0.0.1', port, agent }, (res) => {
+                res.resume();
+                res.on('end', resolve);
+              })
+              .on('error', reject);
+          }),
+      );
+      await Promise.all(answered);
+      expect(agent.stats()).toMatchObject({ created: 100, free: 100 });
+      await new Promise((r) => setTimeout(r, 3000));
+      expect(agent.stats()).toMatchObject({ cutMaxAge: 100, open: 0 });
+      cuts.sort((a, b) => a - b);
+      expect(cuts[99]! - cuts[0]!).toBeGreaterThan(100);
+    } finally {
+      diagnostics.unsubscribe('halfopen:clients:cut', onCut);
       agent.destroy();
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
