@@ -1,5 +1,6 @@
 import { startRedis, withNetns } from '@halfopen/testkit';
-import { Redis } from 'ioredis';
+import { Redis as Redis5 } from 'ioredis';
+import { Redis as Redis6 } from 'ioredis6';
 import { describe, expect, it } from 'vitest';
 import { guardRedis } from '../src/index.js';
 
@@ -8,17 +9,24 @@ import { guardRedis } from '../src/index.js';
 const keepAlive = { idleMs: 1000, intervalMs: 1000, count: 2 };
 const detectionMs = 3000;
 
+type Redis = InstanceType<typeof Redis5>;
+// ioredis 6 keeps 5's constructor and events; its types are its own, hence the cast.
+const versions: Array<[string, typeof Redis5]> = [
+  ['ioredis 5', Redis5],
+  ['ioredis 6', Redis6 as unknown as typeof Redis5],
+];
+
 function closed(redis: Redis): Promise<number> {
   const t0 = performance.now();
   return new Promise((resolve) => redis.once('close', () => resolve(performance.now() - t0)));
 }
 
-describe('ioredis with guardRedis and the server black-holed', () => {
+describe.each(versions)('%s with guardRedis and the server black-holed', (_, Client) => {
   for (const when of ['idle', 'in flight'] as const) {
     it(`reports the dead connection ${when} within the detection time + 1 s, and the next command succeeds once Redis is back`, async () => {
       await withNetns(async (ns) => {
         const rs = await startRedis();
-        const redis = new Redis({
+        const redis: Redis = new Client({
           port: rs.port,
           host: rs.host,
           retryStrategy: () => 200,

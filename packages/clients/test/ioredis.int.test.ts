@@ -1,12 +1,19 @@
 import { startRedis } from '@halfopen/testkit';
-import { Redis } from 'ioredis';
+import { Redis as Redis5 } from 'ioredis';
+import { Redis as Redis6 } from 'ioredis6';
 import { describe, expect, it } from 'vitest';
 import { guardRedis } from '../src/index.js';
 
-describe('ioredis with guardRedis against a real Redis', () => {
+// ioredis 6 keeps 5's constructor and events; its types are its own, hence the cast.
+const versions: Array<[string, typeof Redis5]> = [
+  ['ioredis 5', Redis5],
+  ['ioredis 6', Redis6 as unknown as typeof Redis5],
+];
+
+describe.each(versions)('%s with guardRedis against a real Redis', (_, Client) => {
   it('commands after a 3 s gap succeed while the server closes clients idle for 2 s', async () => {
     const rs = await startRedis({ idleTimeoutSec: 2 });
-    const redis = new Redis({ port: rs.port, host: rs.host });
+    const redis = new Client({ port: rs.port, host: rs.host });
     const errors: string[] = [];
     redis.on('error', (e) => errors.push(e.message));
     const guard = guardRedis(redis);
