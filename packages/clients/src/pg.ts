@@ -1,7 +1,7 @@
 import * as net from 'node:net';
 import { guardSocket, type TimeoutInfo } from '@halfopen/idle-timeout';
 import { checkOptions, publish } from '@halfopen/internal';
-import { setKeepAlive } from '@halfopen/keepalive';
+import { ConnectTimeoutError, setKeepAlive } from '@halfopen/keepalive';
 import { setSockopts } from '@halfopen/sockopt';
 import { channels } from './diagnostics.js';
 import { checkDial, DIAL_KEYS, type DialOptions } from './dial.js';
@@ -91,7 +91,7 @@ export function pgStream(options?: PgStreamOptions): PgStreamFactory {
     },
   };
   const guarded = d.writeStallMs > 0 || d.maxAgeMs > 0;
-  const factory = (() => {
+  const factory = ((config?: unknown) => {
     const socket = new net.Socket() as PgSocket;
     stats.created++;
     stats.open++;
@@ -99,10 +99,14 @@ export function pgStream(options?: PgStreamOptions): PgStreamFactory {
       timer = undefined;
       stats.connectTimedOut++;
       publish(channels['connect-error'], { client: 'pg', limitMs: d.connectTimeoutMs });
+      const c = config as { host?: unknown; port?: unknown } | undefined;
       socket.destroy(
-        Object.assign(new Error(`connect did not finish within ${d.connectTimeoutMs} ms`), {
-          code: 'HALFOPEN_ERR_CONNECT_TIMEOUT',
-        }),
+        new ConnectTimeoutError(
+          String(c?.host ?? 'localhost'),
+          Number(c?.port ?? 5432),
+          d.connectTimeoutMs,
+          undefined,
+        ),
       );
     }, d.connectTimeoutMs);
     timer.unref();

@@ -90,4 +90,24 @@ describe('pg through pgStream with the server black-holed', () => {
       }
     });
   });
+
+  it('ends a connect the black-holed server never answers at connectTimeoutMs, with a coded error', async () => {
+    await withNetns(async (ns) => {
+      const port = 15432;
+      const rules = await ns.blackhole(port);
+      const stream = pgStream({ connectTimeoutMs: 300 });
+      const client = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', stream });
+      client.on('error', () => {});
+      try {
+        const t0 = performance.now();
+        const err = (await client.connect().catch((e: unknown) => e)) as { code?: string };
+        expect(err.code).toBe('HALFOPEN_ERR_CONNECT_TIMEOUT');
+        expect(performance.now() - t0).toBeLessThan(300 + 1000);
+        await new Promise((r) => setTimeout(r, 20)); // the socket's 'close' follows its destroy
+        expect(stream.stats()).toMatchObject({ connectTimedOut: 1, open: 0 });
+      } finally {
+        await ns.remove(rules);
+      }
+    });
+  });
 });
