@@ -52,3 +52,30 @@ describe.each(packages)('@halfopen/%s built output', (dir) => {
     expect(differing).toBe('');
   });
 });
+
+// What the registry shows and what `npm install` pulls in, for every package that is published.
+const published = packages.filter(
+  (d) => !JSON.parse(readFileSync(`${root}packages/${d}/package.json`, 'utf8')).private,
+);
+describe.each(published)('@halfopen/%s package manifest', (dir) => {
+  const pkg = JSON.parse(readFileSync(`${root}packages/${dir}/package.json`, 'utf8'));
+  const cwd = `${root}packages/${dir}`;
+
+  it('has the metadata a registry page and a bug report need, and no type packages at run time', () => {
+    expect(pkg.license).toBe('MIT');
+    expect(existsSync(`${cwd}/LICENSE`)).toBe(true);
+    expect(existsSync(`${cwd}/README.md`)).toBe(true);
+    expect(pkg.repository).toMatchObject({ type: 'git', directory: `packages/${dir}` });
+    expect(pkg.homepage).toMatch(new RegExp(`/packages/${dir}#readme$`));
+    expect(pkg.bugs.url).toMatch(/\/issues$/);
+    expect(pkg.keywords.length).toBeGreaterThanOrEqual(3);
+    expect(pkg.files).toContain('dist');
+    const runtime = Object.keys({ ...pkg.dependencies });
+    expect(runtime.filter((d) => d.startsWith('@types/'))).toEqual([]);
+  });
+
+  it('declares its types without default imports of Node builtins (TS1192 without esModuleInterop)', () => {
+    const dts = readFileSync(`${cwd}/dist/index.d.ts`, 'utf8');
+    expect(dts.match(/^import \w+(, \{[^}]*\})? from ['"][^'"]+['"];?$/gm) ?? []).toEqual([]);
+  });
+});
