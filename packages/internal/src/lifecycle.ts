@@ -15,7 +15,7 @@ export interface LongTimer {
  * Costs one object and one Node timer (no closures): lease-lock arms one per grant.
  */
 export function longTimeout(fn: () => void, delayMs: number, ref = false): LongTimer {
-  return new Chained(fn, delayMs, ref);
+  return new Chained(fn, delayMs, ref, undefined);
 }
 
 function fire(t: Chained): void {
@@ -28,10 +28,14 @@ class Chained implements LongTimer {
   #left: number;
   #ref: boolean;
   readonly #fn: () => void;
-  constructor(fn: () => void, delayMs: number, ref: boolean) {
+  /** The Lifecycle's set this timer is tracked in, left as soon as it fires or is cancelled. */
+  readonly #owner: Set<LongTimer> | undefined;
+  constructor(fn: () => void, delayMs: number, ref: boolean, owner: Set<LongTimer> | undefined) {
     this.#fn = fn;
     this.#left = delayMs;
     this.#ref = ref;
+    this.#owner = owner;
+    owner?.add(this);
     this.#arm();
   }
 
@@ -39,6 +43,7 @@ class Chained implements LongTimer {
     if (this.#handle) clearTimeout(this.#handle);
     this.#handle = undefined;
     this.pending = false;
+    this.#owner?.delete(this);
   }
 
   ref(on: boolean): void {
@@ -54,6 +59,7 @@ class Chained implements LongTimer {
     }
     this.#handle = undefined;
     this.pending = false;
+    this.#owner?.delete(this);
     this.#fn();
   }
 
@@ -122,15 +128,15 @@ export class Lifecycle {
     return () => this.#pending.delete(entry);
   }
 
-  /** A tracked, unref'd timer (long delays chained); cleared at close, forgotten when it fires. */
+  /** Timers armed and not yet fired or cancelled (for stats and leak assertions). */
+  get timerCount(): number {
+    return this.#timers.size;
+  }
+
+  /** A tracked, unref'd timer (long delays chained); cleared at close, forgotten when it fires or is cancelled. */
   timeout(fn: () => void, delayMs: number): LongTimer {
     if (this.#closed) return { cancel() {}, pending: false, ref() {} };
-    const t = longTimeout(() => {
-      this.#timers.delete(t);
-      fn();
-    }, delayMs);
-    this.#timers.add(t);
-    return t;
+    return new Chained(fn, delayMs, false, this.#timers);
   }
 
   /** Runs `fn` at close (in registration order), after pending promises are rejected. */
@@ -143,7 +149,7 @@ export class Lifecycle {
   close(error: unknown): boolean {
     if (this.#closed) return false;
     this.#closed = true;
-    for (const t of this.#timers) t.cancel();
+    for (const t of [...this.#timers]) t.cancel();
     this.#timers.clear();
     const pending = [...this.#pending];
     this.#pending.clear();

@@ -144,7 +144,6 @@ export function text(v: unknown, name: string, def: string): string {
 }
 
 /** An optional function. */
-// biome-ignore lint/suspicious/noExplicitAny: any callable shape is checked by the caller's type
 export function fn<F extends (...args: any[]) => unknown>(
   v: F | undefined,
   name: string,

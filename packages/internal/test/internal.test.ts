@@ -189,3 +189,19 @@ describe('longTimeout and Lifecycle', () => {
     await expect(life.track(Promise.resolve(1), () => closed)).rejects.toBe(closed);
   });
 });
+
+describe('Lifecycle timers', () => {
+  it('forgets a timer when it is cancelled, not only when it fires or at close', () => {
+    vi.useFakeTimers();
+    const life = new Lifecycle();
+    for (let i = 0; i < 1000; i++) life.timeout(() => {}, 60_000).cancel();
+    expect(life.timerCount).toBe(0);
+    const fired = vi.fn();
+    life.timeout(fired, 10);
+    expect(life.timerCount).toBe(1);
+    vi.advanceTimersByTime(10);
+    expect(fired).toHaveBeenCalledTimes(1);
+    expect(life.timerCount).toBe(0);
+    life.close(new Error('closed'));
+  });
+});
