@@ -52,12 +52,14 @@ static napi_value number(napi_env env, double n) {
   return v;
 }
 
-static void* typed_data(napi_env env, napi_value v, size_t min_len) {
+// The data of a typed array of exactly the element type asked for, with at least min_len
+// elements; NULL otherwise (a Uint8Array of the right length would be written past its end).
+static void* typed_data(napi_env env, napi_value v, napi_typedarray_type want, size_t min_len) {
   napi_typedarray_type type;
   size_t length = 0;
   void* data = NULL;
   if (napi_get_typedarray_info(env, v, &type, &length, &data, NULL, NULL) != napi_ok) return NULL;
-  return length >= min_len ? data : NULL;
+  return type == want && length >= min_len ? data : NULL;
 }
 
 static const struct {
@@ -75,7 +77,7 @@ static napi_value Sockopts(napi_env env, napi_callback_info info) {
   size_t argc = 7;
   napi_value argv[7];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  int32_t* out = argc == 7 ? typed_data(env, argv[1], 7) : NULL;
+  int32_t* out = argc == 7 ? typed_data(env, argv[1], napi_int32_array, 7) : NULL;
   if (out == NULL) {
     napi_throw_type_error(env, NULL, "sockopts(fd, Int32Array(7), keepalive, idle, interval, count, userTimeout)");
     return NULL;
@@ -112,7 +114,7 @@ static napi_value TcpInfo(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  double* out = argc == 2 ? typed_data(env, argv[1], TCP_INFO_FIELDS) : NULL;
+  double* out = argc == 2 ? typed_data(env, argv[1], napi_float64_array, TCP_INFO_FIELDS) : NULL;
   if (out == NULL) {
     napi_throw_type_error(env, NULL, "tcpInfo(fd, Float64Array(18))");
     return NULL;

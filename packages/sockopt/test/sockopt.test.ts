@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import net from 'node:net';
 import { duplexPair } from 'node:stream';
 import tls from 'node:tls';
@@ -311,5 +312,18 @@ describe('TLS', () => {
     expect(getSockopts(raw).count).toBe(6);
     wrapped.destroy();
     expect(codeOf(() => tcpInfo(wrapped))).toBe('HALFOPEN_ERR_SOCKET_DESTROYED');
+  });
+});
+
+describe('the native part, called directly', () => {
+  const native = createRequire(import.meta.url)('../prebuilds/linux-x64/sockopt.node') as {
+    sockopts(fd: number, out: unknown, ...values: number[]): number;
+    tcpInfo(fd: number, out: unknown): number;
+  };
+
+  it('refuses an output array of the wrong element type instead of writing past its end', () => {
+    expect(() => native.sockopts(-1, new Uint8Array(7), -1, -1, -1, -1, -1)).toThrow(TypeError);
+    expect(() => native.tcpInfo(-1, new Uint8Array(18))).toThrow(TypeError);
+    expect(() => native.tcpInfo(-1, new Float32Array(18))).toThrow(TypeError);
   });
 });
