@@ -346,7 +346,9 @@ export class LeaseLock implements Disposable {
   }
 
   #release(held: Held): void {
-    if (this.#holder !== held) return;
+    // A holding already taken away (its lease expired, its abort listeners still running) is no
+    // longer the holder's to release: #expire hands off once it is back.
+    if (this.#holder !== held || !held.valid) return;
     settleHeld(held, undefined);
     this.#handOff();
   }
@@ -400,6 +402,7 @@ export class LeaseLock implements Disposable {
     const err = new LeaseExpiredError(this.name, this.leaseMs!, this.#holderInfo()!);
     settleHeld(held, err);
     publish(channels.expire, { lock: this.name, holder: err.holder, next: this.#first?.label });
-    this.#handOff();
+    // The holder's abort listeners and the subscribers ran synchronously; one may have closed the lock.
+    if (this.#holder === held) this.#handOff();
   }
 }

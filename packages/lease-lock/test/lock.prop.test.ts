@@ -3,19 +3,23 @@ import { describe, expect, it, vi } from 'vitest';
 import { type Held, LeaseLock } from '../src/index.js';
 
 // Random interleavings (fc.scheduler) of acquirers that wait with or without a timeout, get
-// aborted, hold for a while, forget to release, and of time passing (fake timers).
+// aborted, hold for a while, forget to release (some releasing from their signal's abort
+// listener instead), and of time passing (fake timers).
 
 interface Actor {
   timeoutMs: number | undefined;
   abortAfter: boolean;
   holdSteps: number;
   forget: boolean;
+  /** Releases from its own signal's abort listener (synchronously, while the lease expires). */
+  releaseOnAbort: boolean;
 }
 const actor = fc.record({
   timeoutMs: fc.option(fc.integer({ min: 1, max: 300 }), { nil: undefined }),
   abortAfter: fc.boolean(),
   holdSteps: fc.integer({ min: 0, max: 3 }),
   forget: fc.boolean(),
+  releaseOnAbort: fc.boolean(),
 });
 
 interface Observed {
@@ -89,6 +93,7 @@ async function scenario(
     if (inside?.valid)
       o.overlaps.push(`${request} entered while ${inside.label} held a valid lease`);
     inside = h;
+    if (a.releaseOnAbort) h.signal.addEventListener('abort', () => h.release());
     write(h, grant, 'when granted');
     for (let i = 0; i < a.holdSteps; i++) await s.schedule(Promise.resolve());
     write(h, grant, 'after holding');

@@ -175,6 +175,36 @@ describe('leaseMs', () => {
     h.release();
     expect(vi.getTimerCount()).toBe(0);
   });
+
+  it('a holder that releases from its own abort listener at expiry hands the lock to one waiter only', async () => {
+    // Before the fix the release inside the listener handed off once and #expire handed off
+    // again: tokens 2 and 3 were both valid, and the second handoff cancelled token 2's timers.
+    const lock = new LeaseLock({ name: 'l', leaseMs: 20, now });
+    const old = await lock.acquire({ label: 'old' });
+    old.signal.addEventListener('abort', () => old.release());
+    const granted: Array<{ token: number; valid: () => boolean }> = [];
+    for (const label of ['a', 'b']) {
+      void lock
+        .acquire({ label })
+        .then((h) => granted.push({ token: h.token, valid: () => h.valid }));
+    }
+    await vi.advanceTimersByTimeAsync(20);
+    expect(old.valid).toBe(false);
+    expect(granted.map((g) => g.token)).toEqual([2]);
+    expect(granted.filter((g) => g.valid())).toHaveLength(1);
+    expect(lock.query()).toMatchObject({
+      holder: { label: 'a', token: 2 },
+      waiters: [{ label: 'b' }],
+    });
+    // Token 2 still has its lease: it expires in turn and 'b' gets the lock.
+    await vi.advanceTimersByTimeAsync(20);
+    expect(granted.map((g) => [g.token, g.valid()])).toEqual([
+      [2, false],
+      [3, true],
+    ]);
+    lock.close();
+    expect(vi.getTimerCount()).toBe(0);
+  });
 });
 
 describe('stall reports', () => {
