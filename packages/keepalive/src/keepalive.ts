@@ -1,6 +1,5 @@
 import net from 'node:net';
 import type { Socket } from 'node:net';
-import type { TLSSocket } from 'node:tls';
 import {
   bool,
   callUser,
@@ -300,7 +299,7 @@ export function setKeepAlive(
 ): KeepAliveReport {
   if (!(socket instanceof net.Socket))
     throw new TypeError(
-      `setKeepAlive(socket): socket must be a Socket or TLSSocket, got ${describe(socket)}`,
+      `setKeepAlive(socket): socket must be a net.Socket or tls.TLSSocket, got ${describe(socket)}`,
     );
   const s = checkSettings(settings);
   const o = checkOptions(options, ['strict'], 'options');
