@@ -202,6 +202,8 @@ export class FleetEpochs<C> {
   };
   #connected: boolean;
   #reconciling: Promise<void> | undefined;
+  /** Bumped each time Redis goes away: a reconcile that saw it change read before the blip. */
+  #generation = 0;
   #retry = false;
   readonly #onMessage = (channel: unknown, payload: unknown) => this.#message(channel, payload);
   readonly #onReady = () => this.#resync();
@@ -284,7 +286,7 @@ export class FleetEpochs<C> {
     if (this.#life.closed) throw this.#closedError(peer);
     if (!this.#connected || this.#redis.status !== 'ready') {
       this.#stats.refused++;
-      this.#down();
+      this.#retryLater();
       throw new EpochsRedisError(
         codes.UNAVAILABLE,
         `open of ${peer} on instance ${this.instance} refused: Redis is unreachable (status ${this.#redis.status}); reconciling every ${this.#reconcileEveryMs} ms`,
@@ -424,7 +426,9 @@ export class FleetEpochs<C> {
   /**
    * Checks every held connection against Redis: one that lost (a higher epoch is recorded) is
    * revoked; one Redis no longer knows (it restarted) is recorded again and broadcast, so the
-   * highest epoch wins fleet-wide. Runs by itself after Redis comes back; one at a time.
+   * highest epoch wins fleet-wide. Runs by itself after Redis comes back; one at a time (a call
+   * meanwhile joins it). A pass during which Redis went away runs again; rejects with
+   * HALFOPEN_ERR_EPOCHS_REDIS_UNAVAILABLE when Redis is still away (a retry is scheduled).
    */
   reconcile(): Promise<void> {
     if (this.#life.closed) return Promise.reject(this.#closedError(undefined));
@@ -542,6 +546,13 @@ export class FleetEpochs<C> {
   /** Redis went away or a round trip failed: refuse opens until a reconcile succeeds. */
   #down(): void {
     if (this.#life.closed) return;
+    this.#generation++;
+    this.#retryLater();
+  }
+
+  /** Opens stay refused, and a reconcile is tried again in reconcileEveryMs. */
+  #retryLater(): void {
+    if (this.#life.closed) return;
     this.#connected = false;
     if (this.#retry) return;
     this.#retry = true;
@@ -553,14 +564,40 @@ export class FleetEpochs<C> {
 
   #resync(): void {
     if (this.#life.closed) return;
-    if (this.#redis.status !== 'ready' || this.#sub.status !== 'ready') {
-      this.#down();
+    if (!this.#ready()) {
+      this.#retryLater();
       return;
     }
     this.reconcile().catch(() => {}); // a failure marked Redis down and scheduled a retry
   }
 
+  #ready(): boolean {
+    return this.#redis.status === 'ready' && this.#sub.status === 'ready';
+  }
+
+  /**
+   * Passes until one ran with Redis up throughout: a pass during which Redis went away (the
+   * subscriber too) read before supersedes lost meanwhile, and a resync after the blip joined
+   * it rather than starting one. Opens are accepted only after a clean pass.
+   */
   async #reconcileAll(): Promise<void> {
+    for (;;) {
+      const generation = this.#generation;
+      await this.#reconcilePass();
+      if (this.#generation === generation && this.#ready()) break;
+      if (!this.#ready()) {
+        this.#retryLater();
+        throw new EpochsRedisError(
+          codes.UNAVAILABLE,
+          `reconcile on instance ${this.instance}: Redis went away meanwhile (status ${this.#redis.status}, subscriber ${this.#sub.status}); reconciling every ${this.#reconcileEveryMs} ms`,
+          { peer: undefined, instance: this.instance },
+        );
+      }
+    }
+    this.#connected = true;
+  }
+
+  async #reconcilePass(): Promise<void> {
     const held = [...this.#owners];
     const since = this.#clock();
     let kept = 0;
@@ -600,7 +637,6 @@ export class FleetEpochs<C> {
       }
     }
     this.#stats.reconciles++;
-    this.#connected = true;
     publish(channels.reconciled, {
       instance: this.instance,
       checked: held.length,

@@ -233,6 +233,48 @@ describe('FleetEpochs', () => {
     expect(a.e.stats()).toMatchObject({ lost: 1, connected: true });
   });
 
+  it('a reconcile in flight when the subscriber drops runs again: a supersede lost in the blip is found before opens are accepted', async () => {
+    // Before the fix the 'ready' resync joined the run in flight, whose read predates the blip:
+    // it ended with connected = true, the old connection kept serving and opens were accepted.
+    // The retry timer is far out (60 s), so only a second pass of the same reconcile can find it.
+    const server = new FakeRedisServer();
+    const a = fleet(server, 'a', { reconcileEveryMs: 60_000 });
+    const b = fleet(server, 'b');
+    await settle();
+    const old = new Conn('old');
+    await a.e.open('ctl-1', old);
+    server.manual = true;
+    const running = a.e.reconcile(); // its script ran at Redis: 'kept'; the reply is in flight
+    a.sub.down(); // the blip: b's broadcast below is lost for a
+    const other = b.e.open('ctl-1', new Conn('new'));
+    b.redis.deliver();
+    const e2 = await other;
+    a.sub.up(); // subscribed again, and the resync joins the run in flight
+    await server.drain();
+    await running;
+    expect(old.destroyed).toBe(true);
+    expect(a.e.epochOf('ctl-1')).toBeUndefined();
+    expect(a.e.stats()).toMatchObject({ lost: 1, connected: true });
+    server.manual = false;
+    expect(await b.e.owner('ctl-1')).toMatchObject({ instance: 'b', epoch: e2 });
+  });
+
+  it('a reconcile in flight when the subscriber drops for good does not mark the instance reconciled', async () => {
+    // Before the fix the run ended with connected = true while the subscriber was still down.
+    const server = new FakeRedisServer();
+    const a = fleet(server, 'a', { reconcileEveryMs: 60_000 });
+    await settle();
+    server.manual = true;
+    const running = a.e.reconcile().catch((e: unknown) => e);
+    a.sub.down();
+    await server.drain();
+    expect(await running).toMatchObject({ code: codes.UNAVAILABLE, instance: 'a' });
+    expect(a.e.connected).toBe(false);
+    await expect(a.e.open('ctl-1', new Conn('c'))).rejects.toMatchObject({
+      code: codes.UNAVAILABLE,
+    });
+  });
+
   it('after a Redis restart that kept nothing, reconciliation re-records the owners and the highest epoch wins', async () => {
     const server = new FakeRedisServer();
     const a = fleet(server, 'a');
