@@ -1,4 +1,5 @@
 import type * as net from 'node:net';
+import { Readable } from 'node:stream';
 import { callUser, describe, publish } from '@halfopen/internal';
 import { channels } from './diagnostics.js';
 import {
@@ -19,10 +20,40 @@ interface Handle {
   writeQueueSize?: number;
   bytesWritten?: number;
 }
+type ReadState = { ended?: boolean; paused?: boolean } & { [k: symbol]: unknown };
 type GuardedSocket = net.Socket & {
   _handle?: Handle | null;
-  _readableState?: { ended?: boolean; flowing?: boolean | null };
+  _readableState?: ReadState;
 };
+
+// Whether pause() was called and not undone by resume(). Not `flowing === false` (nor
+// isPaused(), which includes it): a 'readable' listener and async iteration set that for the
+// stream's whole life while reading normally. Current Node keeps the flag behind
+// `ReadableState#paused`; older Node's getter read true on a stream never paused nor resumed,
+// and the flag itself is the `kPaused` symbol (null, true or false): read that one there.
+let pausedKey: string | symbol | undefined;
+function pausedByCall(rs: ReadState | undefined): boolean {
+  if (rs === undefined) return false;
+  if (pausedKey === undefined) {
+    const fresh = (new Readable() as unknown as { _readableState: ReadState })._readableState;
+    pausedKey =
+      fresh.paused === false
+        ? 'paused'
+        : (Object.getOwnPropertySymbols(fresh).find((k) => k.description === 'kPaused') ??
+          'paused');
+  }
+  return rs[pausedKey as symbol] === true;
+}
+
+/**
+ * Whether the application reads: not paused with pause(), and the handle reads from the kernel
+ * (it stops when the readable buffer is full: backpressure). pause() stops the application at
+ * once while the handle keeps filling the buffer, so the handle alone would say so much later.
+ */
+function reads(s: GuardedSocket): boolean {
+  const h = s._handle;
+  return h ? h.reading !== false && !pausedByCall(s._readableState) : false;
+}
 
 // The guard of each socket, kept off the socket itself: adding a property to a socket changes
 // its hidden class and slows Node's own hot paths on it.
@@ -165,12 +196,9 @@ export class SocketGuard implements Disposable {
     const s = this.socket as GuardedSocket;
     const p = this.#policy;
     const h = s._handle;
-    const rs = s._readableState;
     const bytesRead = s.bytesRead ?? 0;
-    // pause() stops the application reading at once; the handle keeps filling the readable
-    // buffer until its high-water mark, so `reading` alone would say paused only much later.
-    const reading = h ? h.reading !== false && rs?.flowing !== false : false;
-    const ended = rs?.ended === true;
+    const reading = reads(s);
+    const ended = s._readableState?.ended === true;
     const since = this.#lastTick;
     this.#lastTick = now;
 
@@ -371,7 +399,7 @@ export class SocketGuard implements Disposable {
       bytesRead: s.bytesRead ?? 0,
       bytesWritten: s.bytesWritten ?? 0,
       pendingBytes: pending,
-      reading: h ? h.reading !== false && s._readableState?.flowing !== false : false,
+      reading: reads(s),
       readIdleForMs: p.readIdleMs > 0 ? now - this.#readWindowStart : 0,
       writeStalledForMs: pending > 0 && p.writeStallMs > 0 ? now - this.#writeWindowStart : 0,
       halfClosedForMs: this.#ended ? now - this.#endedAt : 0,
