@@ -109,12 +109,26 @@ const isDestroyed = (c: unknown): boolean =>
   c !== null && typeof c === 'object' && (c as Socketish).destroyed === true;
 
 // A value the map is closing keeps an 'error' listener until it emits 'close': a peer that
-// answers our FIN with RST must not crash the process. Listeners run with `this` = emitter.
+// answers our FIN with RST must not crash the process, nor an error a socket was destroyed
+// with (destroy(err) sets `destroyed` and `closed` at once, emits 'error' a tick later and
+// 'close' after that). Listeners run with `this` = emitter; a value is guarded once.
+const guarded = new WeakSet<object>();
 function ignoreError(): void {}
 function unguard(this: Emitterish): void {
+  guarded.delete(this);
   this.removeListener('error', ignoreError);
   this.removeListener('close', unguard);
 }
+/**
+ * Whether a Node stream's destroy has run its course: its state says 'close' was emitted (set
+ * right after the destroy error, if any, was emitted; net.Socket's own 'close' may still follow,
+ * but no error will). A value that does not say is guarded (its 'close' may still come).
+ */
+const errorsOver = (c: object): boolean => {
+  const s = c as { _readableState?: { closeEmitted?: unknown } };
+  const w = c as { _writableState?: { closeEmitted?: unknown } };
+  return s._readableState?.closeEmitted === true || w._writableState?.closeEmitted === true;
+};
 
 class Entry<K, C> {
   prev: Entry<K, C> | null = null;
@@ -603,7 +617,8 @@ export class ConnectionMap<K, C> implements AsyncDisposable {
         conn.removeListener('error', e.onPeerClose);
       }
       // From here until it closes, an 'error' (an RST answering our FIN) is expected.
-      if (!isDestroyed(conn) || (conn as { closed?: boolean }).closed === false) {
+      if (!guarded.has(conn) && !errorsOver(conn)) {
+        guarded.add(conn);
         conn.on('error', ignoreError);
         conn.on('close', unguard);
       }
