@@ -44,6 +44,8 @@ export const OWNER = `return redis.call('HMGET', KEYS[1], 'epoch', 'instance', '
  * KEYS peer keys; ARGV instance, channel, since, then per key: this instance's epoch and the
  * payload prefix. Highest epoch wins: a higher stored epoch means this instance lost ('lost');
  * its own record is 'kept'; a lower or missing one (Redis restarted) is claimed and broadcast.
+ * A claim clears `gen` (the stored one is the previous owner's; this instance does not send its
+ * own): OPEN then compares no generation, as after an open without one.
  */
 export const RECONCILE = `local out = {}
 for i = 1, #KEYS do
@@ -56,7 +58,7 @@ for i = 1, #KEYS do
   elseif stored == m and cur[2] == ARGV[1] then
     out[i] = {'kept', mine, ARGV[1]}
   else
-    redis.call('HSET', KEYS[i], 'epoch', mine, 'instance', ARGV[1], 'since', ARGV[3])
+    redis.call('HSET', KEYS[i], 'epoch', mine, 'instance', ARGV[1], 'since', ARGV[3], 'gen', '')
     redis.call('PUBLISH', ARGV[2], ARGV[3 + 2 * i] .. mine .. '}')
     out[i] = {'claimed', mine, ARGV[1]}
   end

@@ -102,6 +102,19 @@ describe('FleetEpochs on a real Redis (integration)', () => {
     expect(held.destroyed).toBe(false);
   });
 
+  it("a claim at reconciliation clears the previous owner's generation (the Lua, not the fake)", async () => {
+    const a = await fleet('a');
+    const b = await fleet('b', {});
+    const e = await a.e.open('ctl-1', new Conn(), { generation: 3 });
+    // Redis back from a snapshot taken while x owned ctl-1 with generation 9 (lower epoch).
+    await a.redis.hset(`t${test}:ctl-1`, { epoch: String(e - 1), instance: 'x', since: 1, gen: 9 });
+    await a.e.reconcile();
+    expect(a.e.stats().claimed).toBe(1);
+    expect(await a.redis.hget(`t${test}:ctl-1`, 'gen')).toBe('');
+    const e2 = await b.e.open('ctl-1', new Conn(), { generation: 4 }); // was SUPERSEDED by gen 9
+    expect(await a.e.owner('ctl-1')).toMatchObject({ instance: 'b', epoch: e2 });
+  });
+
   it('shutdown and disconnect leave no socket or timer behind', async () => {
     await new Promise((r) => setTimeout(r, 100)); // sockets of earlier tests finish closing
     const before = leakSnapshot();

@@ -298,6 +298,29 @@ describe('FleetEpochs', () => {
     expect(await a.e.open('ctl-1', new Conn('later'))).toBeGreaterThan(e2);
   });
 
+  it("a claim at reconciliation drops the previous owner's generation: a newer open is not refused", async () => {
+    // Redis comes back from a snapshot taken while x owned ctl-1 with generation 9 (the peer
+    // restarted its counter since). a's claim used to keep x's gen 9 next to a's own epoch, so
+    // the peer's next connection (generation 4, newer than a's 3) was refused with SUPERSEDED.
+    const server = new FakeRedisServer();
+    const x = fleet(server, 'x');
+    const a = fleet(server, 'a');
+    const b = fleet(server, 'b');
+    await settle();
+    const first = new Conn('first');
+    await x.e.open('ctl-1', first, { generation: 9 });
+    const snapshot = structuredClone([...server.hashes]);
+    x.e.close('ctl-1', first);
+    await settle();
+    await a.e.open('ctl-1', new Conn('held'), { generation: 3 });
+    server.flush();
+    for (const [key, h] of snapshot) server.hashes.set(key, h);
+    await a.e.reconcile();
+    expect(a.e.stats().claimed).toBe(1);
+    const e = await b.e.open('ctl-1', new Conn('newer'), { generation: 4 });
+    expect(await a.e.owner('ctl-1')).toMatchObject({ instance: 'b', epoch: e });
+  });
+
   it('a lower epoch claiming first is revoked by the higher claim broadcast', async () => {
     const server = new FakeRedisServer();
     const a = fleet(server, 'a');

@@ -58,7 +58,7 @@ export class FakeRedisServer {
         const stored = Number(h.epoch ?? 0);
         if (stored > Number(mine)) return ['lost', h.epoch, h.instance ?? ''];
         if (stored === Number(mine) && h.instance === instance) return ['kept', mine, instance];
-        this.hashes.set(key, { epoch: mine, instance, since });
+        this.hashes.set(key, { ...h, epoch: mine, instance, since, gen: '' }); // HSET keeps other fields
         this.publish(channel, `${argv[4 + 2 * i]}${mine}}`);
         return ['claimed', mine, instance];
       });
