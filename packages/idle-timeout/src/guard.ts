@@ -135,7 +135,9 @@ export class SocketGuard implements Disposable {
   #writeBytesAt = 0;
   #writeWindowStart: number;
   #progress: number;
-  #kernelQueued = 0; // the kernel's send queue when last read
+  // The kernel's send queue when last read; -1 until first read, so bytes written before the
+  // socket was guarded and still unacknowledged are seen on the first tick.
+  #kernelQueued = -1;
   #handleWritten: number; // the handle's bytesWritten when the kernel was last read
   #maxAgeAt: number;
   readonly #maxAgeLimit: number;
@@ -275,7 +277,8 @@ export class SocketGuard implements Disposable {
    * Write progress as the kernel sees it: bytes the peer acknowledged, against what is still
    * queued (Node's queue and the kernel's send queue). No burst allowance is needed: the
    * counter moves with every ACK. The kernel is read only while something may be pending:
-   * Node's queue is not empty, the kernel's was not when last read, or Node handed it bytes.
+   * Node's queue is not empty, the kernel's was not when last read (or was never read), or
+   * Node handed it bytes.
    */
   #kernelWrites(now: number, h: Handle | null | undefined): number {
     const p = this.#policy;

@@ -71,15 +71,16 @@ describe('kernel write progress', () => {
   it('reads the kernel only while bytes may be pending, and no SIOCOUTQ when TCP_INFO shows none', () => {
     const { socket, guard } = guarded({ writeStallMs: 1000 });
     vi.advanceTimersByTime(100);
-    expect(kernel.infoReads).toBe(0); // idle: no system call at all
+    // One read on the first tick (what was written before guarding), then none while idle.
+    expect([kernel.infoReads, kernel.queueReads]).toEqual([1, 0]);
     send(socket, 1000);
     vi.advanceTimersByTime(10);
-    expect([kernel.infoReads, kernel.queueReads]).toEqual([1, 1]);
+    expect([kernel.infoReads, kernel.queueReads]).toEqual([2, 1]);
     ack(1000);
     vi.advanceTimersByTime(10);
-    expect([kernel.infoReads, kernel.queueReads]).toEqual([2, 1]);
+    expect([kernel.infoReads, kernel.queueReads]).toEqual([3, 1]);
     vi.advanceTimersByTime(100);
-    expect(kernel.infoReads).toBe(2); // everything acknowledged: back to no reads
+    expect(kernel.infoReads).toBe(3); // everything acknowledged: back to no reads
     expect(guard.stats()).toMatchObject({ progress: 'kernel', writeWindowMs: 1000 });
     guard.dispose();
   });
@@ -128,6 +129,25 @@ describe('kernel write progress', () => {
     expect(err.message).toMatch(
       /; kernel: ESTABLISHED, peer advertises a zero window \(2 probes unanswered\), 0 B acknowledged, 50000 B in the kernel send queue/,
     );
+  });
+
+  // Regression (hostile review, L4): the guard started with the kernel's queue taken as empty
+  // and Node's written count as seen, so a socket guarded after a write the peer never
+  // acknowledged took the no-read path on every tick and its stall was never reported.
+  it('reports a stall of bytes written before the socket was guarded', () => {
+    const socket = new FakeSocket();
+    socket.on('error', () => {});
+    send(socket, 5000); // written, taken by the kernel, unacknowledged
+    const guard = guardSocket(socket.asSocket(), { now, resolutionMs: 10, writeStallMs: 200 });
+    vi.advanceTimersByTime(190);
+    expect(socket.destroyed).toBe(false);
+    vi.advanceTimersByTime(30);
+    expect(socket.destroyError).toMatchObject({
+      code: 'HALFOPEN_ERR_WRITE_STALL',
+      progress: 'kernel',
+      pendingBytes: 5000,
+    });
+    expect(guard.disposed).toBe(true);
   });
 
   it("uses Node's view where TCP_INFO has no acknowledged-bytes count, and while connecting", () => {
