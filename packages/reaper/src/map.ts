@@ -255,12 +255,15 @@ export class ConnectionMap<K, C> implements AsyncDisposable {
   /**
    * Stores `conn` under `key`; a different value already there is reaped as `removed`. A value
    * already destroyed is not kept (reaped as `peer-closed` at once). Throws
-   * HALFOPEN_ERR_REAPER_CLOSED after `close()`.
+   * HALFOPEN_ERR_REAPER_CLOSED after `close()`. A `'reap'` listener that sets `key` while this
+   * call replaces its value loses: `conn` is stored and the listener's value is reaped as
+   * `removed`; one that closes the map makes this call close `conn` (reaped as `closed`) and throw
+   * HALFOPEN_ERR_REAPER_CLOSED.
    */
   set(key: K, conn: C): this {
     if (this.#life.closed) throw this.#closedError('set');
-    const old = this.#entries.get(key);
-    if (old !== undefined) {
+    // A loop: the reap runs 'reap' listeners, which may set this key again or close the map.
+    for (let old = this.#entries.get(key); old !== undefined; old = this.#entries.get(key)) {
       if (old.conn === conn) {
         if (old.leases === 0) this.#touch(old, this.#now());
         return this;
@@ -268,6 +271,10 @@ export class ConnectionMap<K, C> implements AsyncDisposable {
       this.#reap(old, 'removed');
     }
     const now = this.#now();
+    if (this.#life.closed) {
+      this.#reap(new Entry(key, conn, now, now, 0), 'closed');
+      throw this.#closedError('set');
+    }
     const r = this.#maxLifetimeMs > 0 ? this.#random() : 0;
     const deadline =
       this.#maxLifetimeMs > 0

@@ -100,6 +100,44 @@ describe('ConnectionMap', () => {
     expect(map.delete('a')).toBe(true);
   });
 
+  it("a 'reap' listener that sets the key set() is replacing: set()'s value wins, the listener's is reaped and closed", async () => {
+    // Before the fix set() stored its value over the listener's without reaping it: c2 left the
+    // map unexplained and was never closed, not even by close().
+    const { map, reaps, closes } = recording();
+    const c0 = new FakeConn('c0');
+    const c1 = new FakeConn('c1');
+    const c2 = new FakeConn('c2');
+    map.on('reap', (key, conn) => {
+      if (conn === c0) map.set(key, c2);
+    });
+    map.set('a', c0);
+    map.set('a', c1);
+    expect(map.peek('a')).toBe(c1);
+    expect(map.size).toBe(1);
+    expect(reaps).toEqual(['a=c0:removed', 'a=c2:removed']);
+    expect(closes).toEqual(['c0:removed', 'c2:removed']);
+    await map.close();
+    expect(closes).toEqual(['c0:removed', 'c2:removed', 'c1:closed']);
+  });
+
+  it("a 'reap' listener that closes the map while set() replaces a value: set() closes its value and throws HALFOPEN_ERR_REAPER_CLOSED", () => {
+    // Before the fix set() stored c1 in the closed map: never closed, its timer re-armed.
+    const { map, reaps, closes } = recording({ idleTimeoutMs: 10 });
+    const c0 = new FakeConn('c0');
+    const c1 = new FakeConn('c1');
+    map.on('reap', (_key, conn) => {
+      if (conn === c0) void map.close();
+    });
+    map.set('a', c0);
+    expect(() => map.set('a', c1)).toThrow(
+      expect.objectContaining({ code: 'HALFOPEN_ERR_REAPER_CLOSED' }),
+    );
+    expect(map.size).toBe(0);
+    expect(reaps).toEqual(['a=c0:removed', 'a=c1:closed']);
+    expect(closes).toEqual(['c0:removed', 'c1:closed']);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
   it('evicts an entry when its connection closes or ends, identity-checked', () => {
     const { map, reaps } = recording();
     const a1 = new FakeConn('a1');
