@@ -86,8 +86,9 @@ export interface FleetEpochsOptions<C> {
   /** Prefix of the per-peer keys and of the channel `<prefix>supersede`. Default: 'halfopen:epochs:'. */
   prefix?: string;
   /**
-   * Deadline of each round trip (open, owner, reconcile). An open whose script reaches Redis
-   * later than this (Redis's clock against ours) changes nothing there. Default: 1000.
+   * Deadline of each round trip (open, owner, reconcile). An open's script that runs at Redis
+   * later than half of this after it was sent (Redis TIME against `now`) changes nothing there,
+   * so one that records the open answers within the other half. Default: 1000.
    */
   timeoutMs?: number;
   /** While Redis is unreachable, how often to try to reconcile. Default: 1000. */
@@ -181,6 +182,8 @@ export class FleetEpochs<C> {
   readonly #ownsSub: boolean;
   readonly #prefix: string;
   readonly #timeoutMs: number;
+  /** How long after it is sent (this instance's clock) an open's script may still run: timeoutMs / 2. */
+  readonly #scriptDeadlineMs: number;
   readonly #reconcileEveryMs: number;
   readonly #batch: number;
   readonly #onSupersede: NonNullable<FleetEpochsOptions<C>['onSupersede']>;
@@ -237,6 +240,7 @@ export class FleetEpochs<C> {
       );
     this.#prefix = text(o.prefix, 'options.prefix', 'halfopen:epochs:');
     this.#timeoutMs = ms(o.timeoutMs, 'options.timeoutMs', { default: 1000, min: 1 });
+    this.#scriptDeadlineMs = Math.ceil(this.#timeoutMs / 2);
     this.#reconcileEveryMs = ms(o.reconcileEveryMs, 'options.reconcileEveryMs', {
       default: 1000,
       min: 1,
@@ -270,7 +274,11 @@ export class FleetEpochs<C> {
    * broadcasts the supersede. Older connections for the peer, here and on every instance, are
    * revoked. Rejects with HALFOPEN_ERR_EPOCHS_REDIS_UNAVAILABLE when Redis is unreachable or
    * does not answer within `timeoutMs`: `conn` is then not registered (close it; the peer will
-   * reconnect, to an instance that reaches Redis).
+   * reconnect, to an instance that reaches Redis). The script runs only within `timeoutMs / 2`
+   * of sending (Redis's clock against `now`), so an open refused on the timer changed nothing in
+   * Redis, unless its reply was lost or took longer than `timeoutMs / 2` less the amount this
+   * clock is ahead of Redis's: Redis then names this instance owner at an epoch no connection
+   * holds (older ones were revoked) until the peer's next open. See the README on clocks.
    */
   async open(peer: string, conn: C, options?: OpenOptions): Promise<number> {
     checkPeer(peer);
@@ -307,7 +315,7 @@ export class FleetEpochs<C> {
         [
           this.instance,
           since,
-          since + this.#timeoutMs,
+          since + this.#scriptDeadlineMs,
           this.channel,
           payloadPrefix(peer, this.instance, since),
           generation ?? '',
@@ -336,7 +344,7 @@ export class FleetEpochs<C> {
       this.#stats.failures++;
       const why =
         e === '-1'
-          ? `the script reached Redis after its ${this.#timeoutMs} ms deadline (Redis clock ${safeString(prevEpoch)} ms)`
+          ? `the script reached Redis after its ${this.#scriptDeadlineMs} ms deadline (half of timeoutMs) by this instance's clock (${since}, Redis clock ${safeString(prevEpoch)} ms)`
           : `Redis answered ${describe(reply)}, not an epoch`;
       throw new EpochsRedisError(
         codes.UNAVAILABLE,

@@ -201,6 +201,35 @@ describe('FleetEpochs', () => {
     expect(await a.e.open('ctl-1', new Conn('e'))).toBeGreaterThan(0);
   });
 
+  it('an open whose script runs past half of timeoutMs changes nothing in Redis: no owner recorded for a refused open', async () => {
+    // The script ran 600 ms after the open was sent (Redis TIME against the instance's clock).
+    // Its deadline used to be the JS timer's (1000 ms): it recorded a as the owner and broadcast,
+    // and its reply, due after the JS timer, reached a caller already told UNAVAILABLE. Now the
+    // script's deadline is timeoutMs / 2, so a script that records anything answers in time
+    // unless the clocks differ or the reply takes longer than the other half.
+    vi.useFakeTimers();
+    const server = new FakeRedisServer();
+    server.timeUs = 5_000_000_000;
+    const a = fleet(server, 'a', { timeoutMs: 1000, now: () => 5_000_000 - 600 });
+    await vi.advanceTimersByTimeAsync(0);
+    server.manual = true;
+    const opening = a.e.open('ctl-1', new Conn('c')).catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(1000); // the reply is held: the JS timer fires first
+    expect(await opening).toMatchObject({ code: codes.UNAVAILABLE });
+    expect(server.hashes.size).toBe(0); // before: a recorded as the owner, and broadcast
+  });
+
+  it('an open refused by the script names the deadline it had: half of timeoutMs', async () => {
+    const server = new FakeRedisServer();
+    server.timeUs = 5_000_000_000;
+    const a = fleet(server, 'a', { timeoutMs: 1000, now: () => 5_000_000 - 600 });
+    await expect(a.e.open('ctl-1', new Conn('c'))).rejects.toMatchObject({
+      code: codes.UNAVAILABLE,
+      message: expect.stringMatching(/after its 500 ms deadline \(half of timeoutMs\)/),
+    });
+    expect(server.hashes.size).toBe(0);
+  });
+
   it('a supersede lost while disconnected is found at reconciliation: the loser is revoked and reported', async () => {
     const server = new FakeRedisServer();
     const a = fleet(server, 'a');
