@@ -5,7 +5,7 @@ import * as net from 'node:net';
 import type * as tls from 'node:tls';
 import { connect as tlsConnect } from 'node:tls';
 import { ConnectTimeoutError } from '@halfopen/keepalive';
-import { guardSocket, type TimeoutInfo } from '@halfopen/idle-timeout';
+import { guardSocket, type SocketGuard, type TimeoutInfo } from '@halfopen/idle-timeout';
 import { bool, checkOptions, describe, fn, MAX_TIMER_MS, ms, publish } from '@halfopen/internal';
 import { tcpInfo } from '@halfopen/sockopt';
 import { channels } from './diagnostics.js';
@@ -16,7 +16,7 @@ import { AgentDestroyedError } from './errors.js';
 export interface AgentOptions extends DialOptions {
   /** Close a pooled socket unused for this long, ms (below Node's server's 5 s; a `Keep-Alive: timeout=` hint lowers it to hint - 1 s, as Node's agent does). Default 4000. */
   freeSocketTimeoutMs?: number;
-  /** Destroy a socket on which a response makes no progress (no byte) for this long while a request is in flight, ms; never applied to pooled sockets. 0 = off. Default 0. */
+  /** Destroy a socket on which a response makes no progress (no byte) for this long while a request is in flight, ms; never applied to pooled sockets, and each request on a reused socket gets the whole window. 0 = off. Default 0. */
   readIdleMs?: number;
   /** Send once more, on a fresh socket, a request cut on a reused socket before any response byte, when that is safe (idempotent method, no body). Default true. */
   retryReused?: boolean;
@@ -117,6 +117,8 @@ interface SocketState {
   freeAt: number;
   /** The free-socket timeout in force (lowered by a `Keep-Alive: timeout=` hint). */
   freeTimeoutMs: number;
+  /** Its guard: the read-idle window starts over when a pooled socket is handed out. */
+  guard: SocketGuard | undefined;
 }
 
 type Sock = net.Socket & { [kState]?: SocketState };
@@ -333,9 +335,10 @@ class Core {
           expired: false,
           freeAt: 0,
           freeTimeoutMs: this.s.freeSocketTimeoutMs,
+          guard: undefined,
         };
         (socket as Sock)[kState] = st;
-        guardSocket(socket, this.guardOptions);
+        st.guard = guardSocket(socket, this.guardOptions);
         socket.once('close', () => {
           this.stats.open--;
           if (!st.busy) this.stats.free--;
@@ -455,6 +458,8 @@ class Core {
       st.busy = true;
       this.stats.free--;
     }
+    // While pooled the window kept running (re-armed on every pass): the request gets all of it.
+    if (this.s.readIdleMs > 0) st?.guard?.resetReadIdle();
     this.stats.reused++;
     if (this.s.retryReused && req[kRetry] === undefined) this.trap(req, socket, options);
   }

@@ -174,6 +174,25 @@ describe('pooled sockets', () => {
     expect(a.stats().cutReadIdle).toBe(0);
   });
 
+  // Regression (hostile review, M1): while pooled the read-idle window kept running (re-armed
+  // each time it passed) and nothing restarted it at reuse, so this request, 400 ms into the
+  // window, was cut about 100 ms in (then sent again on a fresh socket: retried 1). It fails
+  // without the reset in reuseSocket.
+  it('gives a request on a reused socket the whole readIdleMs', async () => {
+    let n = 0;
+    const port = await server((_req, res) => {
+      if (++n === 1) return res.end('ok');
+      const t = setTimeout(() => res.end('late'), 300);
+      res.on('close', () => clearTimeout(t));
+    });
+    const a = agent({ readIdleMs: 500 });
+    expect((await request(port, a, 'GET')).status).toBe(200);
+    await sleep(400);
+    const second = await request(port, a, 'GET');
+    expect(second).toMatchObject({ status: 200, reused: true });
+    expect(a.stats()).toMatchObject({ reused: 1, cutReadIdle: 0, retried: 0, created: 1 });
+  });
+
   it('cuts a request whose response stalls longer than readIdleMs', async () => {
     const port = await server((_req, res) => {
       const t = setTimeout(() => res.end('late'), 3000);

@@ -415,6 +415,17 @@ export class SocketGuard implements Disposable {
     };
   }
 
+  /**
+   * Starts the read-idle window over from now, as if a byte had just arrived: for a connection
+   * idle by design (pooled) that is handed to a new exchange. Does nothing once disposed.
+   */
+  resetReadIdle(): void {
+    if (this.#slot < 0) return;
+    this.#readWindowStart = this.#wheel.time();
+    this.#readBytesAt = this.socket.bytesRead ?? 0;
+    if (this.#counts) this.#counts['read-idle'] = 0;
+  }
+
   /** Stops guarding: clears the deadlines and removes the guard's listener. Idempotent. */
   dispose(): void {
     if (this.#slot < 0) return;

@@ -214,6 +214,28 @@ describe('readIdleMs', () => {
   });
 });
 
+describe('resetReadIdle()', () => {
+  // For the clients Agent (hostile review, M1): a pooled socket's read-idle window keeps
+  // running (its onTimeout says 'ignore'), so a request on it had anything from 0 to readIdleMs.
+  it('gives the next exchange a whole read-idle window', () => {
+    const { socket, guard } = guarded({ readIdleMs: 100, onTimeout: () => 'ignore' });
+    vi.advanceTimersByTime(180); // fired and re-armed at 100: 80 ms into the window
+    guard.resetReadIdle();
+    vi.advanceTimersByTime(90);
+    expect(guard.stats().readIdleForMs).toBe(90);
+    guard.dispose();
+    const cut = guarded({ readIdleMs: 100 });
+    vi.advanceTimersByTime(80);
+    cut.guard.resetReadIdle();
+    vi.advanceTimersByTime(90);
+    expect(cut.socket.destroyed).toBe(false);
+    vi.advanceTimersByTime(20);
+    expect(cut.socket.destroyError).toMatchObject({ code: 'HALFOPEN_ERR_READ_IDLE' });
+    cut.guard.resetReadIdle(); // disposed: nothing to do, no throw
+    expect(socket.destroyed).toBe(false);
+  });
+});
+
 describe('writeStallMs', () => {
   it('destroys when bytes wait and the kernel takes none, even while the peer keeps sending', () => {
     const { socket } = guarded({ writeStallMs: 200 });
