@@ -276,9 +276,10 @@ export class FleetEpochs<C> {
    * does not answer within `timeoutMs`: `conn` is then not registered (close it; the peer will
    * reconnect, to an instance that reaches Redis). The script runs only within `timeoutMs / 2`
    * of sending (Redis's clock against `now`), so an open refused on the timer changed nothing in
-   * Redis, unless its reply was lost or took longer than `timeoutMs / 2` less the amount this
-   * clock is ahead of Redis's: Redis then names this instance owner at an epoch no connection
-   * holds (older ones were revoked) until the peer's next open. See the README on clocks.
+   * Redis, unless its reply took longer than `timeoutMs / 2` less the amount this clock is ahead
+   * of Redis's: older connections were then revoked, and Redis names this instance owner at an
+   * epoch no connection holds until the late reply arrives (the record is then removed, as by
+   * `close()`) or, if it is lost, until the peer's next open. See the README on clocks.
    */
   async open(peer: string, conn: C, options?: OpenOptions): Promise<number> {
     checkPeer(peer);
@@ -320,6 +321,11 @@ export class FleetEpochs<C> {
           payloadPrefix(peer, this.instance, since),
           generation ?? '',
         ],
+        // Recorded, but the caller was told UNAVAILABLE: Redis forgets the owner nobody holds.
+        (late) => {
+          const e = Array.isArray(late) ? late[0] : undefined;
+          if (typeof e === 'string' && Number(e) >= 1) this.#forget(peer, e);
+        },
       );
     } catch (error) {
       this.#stats.refused++;
@@ -386,11 +392,14 @@ export class FleetEpochs<C> {
     const cur = this.#owners.get(peer);
     if (!cur || cur.conn !== conn) return false;
     this.#owners.delete(peer);
-    if (!this.#life.closed)
-      this.#call('close', peer, CLOSE, [this.#key(peer)], [this.instance, cur.epoch]).catch(
-        () => {},
-      );
+    this.#forget(peer, cur.epoch);
     return true;
+  }
+
+  /** Forgets the owner record in Redis, in the background, if it is still this epoch of ours. */
+  #forget(peer: string, epoch: number | string): void {
+    if (!this.#life.closed)
+      this.#call('close', peer, CLOSE, [this.#key(peer)], [this.instance, epoch]).catch(() => {});
   }
 
   /** Which instance and epoch own the peer fleet-wide, from Redis; undefined when none does. */
@@ -485,31 +494,36 @@ export class FleetEpochs<C> {
     });
   }
 
-  /** One script, one round trip, within timeoutMs; a failure marks Redis unreachable. */
+  /**
+   * One script, one round trip, within timeoutMs; a failure marks Redis unreachable. `late`
+   * gets a reply that arrived after the timer rejected the call.
+   */
   #call(
     op: string,
     peer: string | undefined,
     script: string,
     keys: string[],
     argv: Array<string | number>,
+    late?: (reply: unknown) => void,
   ): Promise<unknown> {
     const where = `${op}${peer === undefined ? '' : ` of ${peer}`} on instance ${this.instance}`;
     const context = { peer, instance: this.instance };
     const call = new Promise<unknown>((resolve, reject) => {
-      const timer = this.#life.timeout(
-        () =>
-          reject(
-            new EpochsRedisError(
-              codes.UNAVAILABLE,
-              `${where}: Redis did not answer within ${this.#timeoutMs} ms`,
-              context,
-            ),
+      let expired = false;
+      const timer = this.#life.timeout(() => {
+        expired = true;
+        reject(
+          new EpochsRedisError(
+            codes.UNAVAILABLE,
+            `${where}: Redis did not answer within ${this.#timeoutMs} ms`,
+            context,
           ),
-        this.#timeoutMs,
-      );
+        );
+      }, this.#timeoutMs);
       this.#send(script, keys.length, [...keys, ...argv]).then(
         (v) => {
           timer.cancel();
+          if (expired && !this.#life.closed) late?.(v);
           resolve(v);
         },
         (error: unknown) => {

@@ -219,6 +219,28 @@ describe('FleetEpochs', () => {
     expect(server.hashes.size).toBe(0); // before: a recorded as the owner, and broadcast
   });
 
+  it('an open whose reply comes after the timer is forgotten in Redis when the reply arrives', async () => {
+    // The script ran in time but its reply was late (the instance's clock ahead of Redis's, or a
+    // slow return path): the caller was told UNAVAILABLE while Redis named a as the owner at an
+    // epoch no connection holds. Before, that record stayed until the peer's next open.
+    vi.useFakeTimers();
+    const server = new FakeRedisServer();
+    server.timeUs = 5_000_000_000;
+    const a = fleet(server, 'a', { timeoutMs: 1000, now: () => 5_000_000 });
+    await vi.advanceTimersByTimeAsync(0);
+    server.manual = true;
+    const opening = a.e.open('ctl-1', new Conn('c')).catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(await opening).toMatchObject({ code: codes.UNAVAILABLE });
+    const key = [...server.hashes.keys()][0]!;
+    expect(server.hashes.get(key)).toMatchObject({ instance: 'a' }); // the script had run
+    const epoch = server.hashes.get(key)!.epoch;
+    a.redis.deliver(); // the late reply
+    await vi.advanceTimersByTimeAsync(0);
+    expect(server.hashes.get(key)?.instance).toBeUndefined();
+    expect(server.hashes.get(key)?.epoch).toBe(epoch); // epochs still only grow
+  });
+
   it('an open refused by the script names the deadline it had: half of timeoutMs', async () => {
     const server = new FakeRedisServer();
     server.timeUs = 5_000_000_000;
