@@ -21,8 +21,12 @@ describe('http Agent against servers that close idle keep-alive sockets', () => 
       expect(r.done).toBe(300);
       expect(r.failed).toEqual([]);
       const s = agent.stats();
-      // The race did happen: requests were kept from dead sockets or sent again.
-      expect(s.discardedPeerClosed + s.retried).toBeGreaterThan(0);
+      // The run exercised both sides of the race: sockets were reused, and the server closed
+      // idle ones under the pool (more connections than the 10 sequences would need). Whether a
+      // request lands in the exact window (then discardedPeerClosed or retried counts it) is
+      // chance: most runs see a few, some none, so that count is not asserted.
+      expect(s.reused).toBeGreaterThan(0);
+      expect(srv.connections()).toBeGreaterThan(10);
       expect(s.notRetried).toBe(0);
     } finally {
       agent.destroy();
