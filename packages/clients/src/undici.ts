@@ -44,7 +44,8 @@ export interface UndiciConnector {
   stats(): UndiciConnectorStats;
   /**
    * Options for undici's `interceptors.retry`: a request on an idempotent method without a body
-   * that failed with a reset or "other side closed" before a response is sent once more, at once,
+   * that failed with a reset or "other side closed" before a response is sent again at once (up
+   * to 3 times: undici picks the socket, and may pick another one the server is closing),
    * and published on `halfopen:clients:retry`.
    */
   readonly retry: {
@@ -62,6 +63,8 @@ export interface UndiciConnector {
 }
 
 const KEYS = [...DIAL_KEYS, 'tls'] as const;
+/** How many times undici may send a reset idempotent request again (each on whatever socket it picks). */
+const RETRIES = 3;
 const RESET_CODES = ['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET'];
 const IDEMPOTENT: ('GET' | 'HEAD' | 'OPTIONS' | 'TRACE' | 'PUT' | 'DELETE')[] = [
   'GET',
@@ -149,8 +152,12 @@ export function undiciConnector(options?: UndiciConnectorOptions): UndiciConnect
     );
   }) as UndiciConnector;
   connect.stats = () => ({ ...stats });
+  // Up to 3 sends again: undici, not the connector, picks the socket for a retry, and it may
+  // pick another pooled socket the server is closing at the same moment (a CI run lost one of
+  // 300 requests with a single retry). Safe because only idempotent requests without a body
+  // are retried, and only on a reset.
   const retry: UndiciConnector['retry'] = {
-    maxRetries: 1,
+    maxRetries: RETRIES,
     minTimeout: 0,
     statusCodes: [],
     errorCodes: RESET_CODES,
@@ -159,7 +166,7 @@ export function undiciConnector(options?: UndiciConnectorOptions): UndiciConnect
       const code = (err as { code?: string } | null)?.code ?? '';
       const o = opts as { method?: string; body?: unknown; origin?: unknown; path?: string };
       const safe =
-        state.counter <= 1 &&
+        state.counter <= RETRIES &&
         RESET_CODES.includes(code) &&
         (IDEMPOTENT as string[]).includes(o.method ?? '') &&
         (o.body === undefined || o.body === null);
